@@ -1,0 +1,47 @@
+// Every error the service answers with: a stable code, its HTTP status and what it means.
+// Clients branch on `code`; the message is for people and may change.
+
+export const errorCatalog = {
+  invalid_request: { status: 400, description: 'The body or a parameter does not match the schema (unknown field, wrong type, value out of range).' },
+  unsupported_url: { status: 400, description: 'The image URL is not an absolute http(s) URL, or it carries credentials.' },
+  not_found: { status: 404, description: 'No such route.' },
+  too_large: { status: 413, description: 'The source image (or the request body) is larger than the byte limit.' },
+  too_many_pixels: { status: 413, description: 'The image has more pixels than the pixel limit; refused from its header, before decoding.' },
+  unsupported_media_type: { status: 415, description: 'The downloaded bytes are not an image format the service reads, or the request body is not JSON.' },
+  image_decode_failed: { status: 422, description: 'The image is truncated or corrupt and cannot be decoded.' },
+  no_foreground: { status: 422, description: 'The model found no subject in the image.' },
+  source_status: { status: 502, description: 'The image source answered with an error status (4xx or 5xx); the message carries it.' },
+  too_many_redirects: { status: 502, description: 'The image source redirected more often than MAX_REDIRECTS allows.' },
+  source_unreachable: { status: 502, description: 'The image source could not be reached (DNS failure, refused or reset connection).' },
+  source_timeout: { status: 504, description: 'The image source was too slow to connect, answer or finish sending.' },
+  not_ready: { status: 503, description: 'The service is starting (model not yet warmed) or shutting down.' },
+  internal: { status: 500, description: 'An unexpected failure; the message never carries details, the log does.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** An error the service answers with as-is: its code decides the status. */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.statusCode = errorCatalog[code].status;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
+  return { error: { code, message } };
+}
