@@ -1,0 +1,99 @@
+// Bytes in, 8-bit sRGB pixels out, with EXIF orientation applied.
+//
+// The format is sniffed from the bytes (a Content-Type header proves nothing), the pixel count is
+// checked from the header before anything is decoded, and sharp's own limits stay on as a second
+// wall. Whatever the input (CMYK, 16-bit, greyscale, palette), the result is interleaved 8-bit
+// sRGB: 3 channels, or 4 when the input has an alpha channel of its own.
+import sharp, { type Metadata } from 'sharp';
+import { ServiceError } from '../errors.js';
+import { MODEL_SIZE } from './preprocess.js';
+
+export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
+export type ImageFormat = (typeof ACCEPTED_FORMATS)[number];
+
+export interface DecodedImage {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  /** width * height * channels bytes, row-major, interleaved. */
+  pixels: Buffer;
+}
+
+const startsWith = (bytes: Uint8Array, signature: readonly number[], at = 0): boolean =>
+  bytes.length >= at + signature.length && signature.every((byte, i) => bytes[at + i] === byte);
+const ascii = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
+
+/** The image format the bytes hold, from their signature, or null for anything else. */
+export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
+  if (startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'))) return 'gif';
+  if (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8)) return 'webp';
+  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) return 'tiff';
+  if (startsWith(bytes, ascii('ftyp'), 4)) {
+    // ISO-BMFF: AVIF says so in its major or compatible brands; HEIC and video do not.
+    const boxSize = Math.min(bytes.length, new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0));
+    for (let at = 8; at + 4 <= boxSize; at += 4) {
+      if (at === 12) continue; // minor version, not a brand
+      if (startsWith(bytes, ascii('avif'), at) || startsWith(bytes, ascii('avis'), at)) return 'avif';
+    }
+  }
+  return null;
+}
+
+function decodeFailed(error: unknown): ServiceError {
+  return new ServiceError('image_decode_failed', 'the image is truncated or corrupt and cannot be decoded', { cause: error });
+}
+
+export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }): Promise<DecodedImage> {
+  const format = sniffFormat(bytes);
+  if (!format) {
+    throw new ServiceError(
+      'unsupported_media_type',
+      `the source is not an image in a supported format (accepted: ${ACCEPTED_FORMATS.join(', ')})`,
+    );
+  }
+
+  let header: Metadata;
+  try {
+    header = await sharp(bytes).metadata();
+  } catch (error) {
+    throw decodeFailed(error);
+  }
+  // pageHeight: an animation's metadata height covers every frame; only the first is decoded.
+  const width = header.width ?? 0;
+  const height = header.pageHeight ?? header.height ?? 0;
+  if (width < 1 || height < 1) throw decodeFailed(new Error('the header has no dimensions'));
+  if (width * height > limits.maxPixels) {
+    throw new ServiceError(
+      'too_many_pixels',
+      `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} megapixels`,
+    );
+  }
+
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, autoOrient: true })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 && info.channels !== 4) throw new Error(`unexpected channel count ${info.channels}`);
+    return { format, width: info.width, height: info.height, channels: info.channels, pixels: data };
+  } catch (error) {
+    throw decodeFailed(error);
+  }
+}
+
+/**
+ * The model's view of the image: squashed to MODEL_SIZE x MODEL_SIZE (the reference ignores the
+ * aspect ratio), RGB, with any transparency flattened onto white so hidden pixels stay hidden.
+ */
+export async function modelPixels(image: DecodedImage): Promise<Buffer> {
+  let pipeline = sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
+  if (image.channels === 4) pipeline = pipeline.flatten({ background: '#ffffff' });
+  return pipeline
+    .resize(MODEL_SIZE, MODEL_SIZE, { fit: 'fill', kernel: 'lanczos3' })
+    .removeAlpha()
+    .raw()
+    .toBuffer();
+}

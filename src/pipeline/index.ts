@@ -1,0 +1,76 @@
+// The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
+import { ServiceError } from '../errors.js';
+import { applyOwnAlpha, clearFaintAndBound, cutoutPixels, maskPixels, padBox, type Box } from './compose.js';
+import { decodeImage, modelPixels } from './decode.js';
+import { encodePng } from './encode.js';
+import { hasSubject, normaliseSaliency, subjectGrid, upsampleGrid, type SubjectMode } from './mask.js';
+import { toModelInput } from './preprocess.js';
+import type { Segmenter } from './segment.js';
+import type { StageTimer } from './timings.js';
+
+export type { Box } from './compose.js';
+export type { SubjectMode } from './mask.js';
+
+export interface RemovalOptions {
+  /** Crop to the subject's box (plus margin); false keeps the input's size. */
+  crop: boolean;
+  /** Pixels added around the subject's box, clamped to the image. */
+  margin: number;
+  subject: SubjectMode;
+  /** 'rgba' for the cutout, 'alpha' for the mask alone as a greyscale image. */
+  channels: 'rgba' | 'alpha';
+  /** Mask level (0..1) above which a pixel belongs to a subject. */
+  threshold: number;
+}
+
+export interface RemovalResult {
+  png: Buffer;
+  /** The input's size after orientation. */
+  width: number;
+  height: number;
+  /** The subject's box grown by the margin, in input pixels (what `crop` cuts out). */
+  box: Box;
+}
+
+export interface PipelineContext {
+  segmenter: Segmenter;
+  maxPixels: number;
+  timer: StageTimer;
+}
+
+function noForeground(): ServiceError {
+  return new ServiceError('no_foreground', 'the model found no subject in the image');
+}
+
+export async function removeBackground(bytes: Buffer, options: RemovalOptions, context: PipelineContext): Promise<RemovalResult> {
+  const { segmenter, timer } = context;
+
+  const { image, input } = await timer.time('decode', async () => {
+    const image = await decodeImage(bytes, { maxPixels: context.maxPixels });
+    return { image, input: toModelInput(await modelPixels(image)) };
+  });
+
+  const d0 = await timer.time('infer', () => segmenter.predict(input));
+
+  const { alpha, subjectBox } = await timer.time('mask', async () => {
+    const saliency = normaliseSaliency(d0);
+    if (!hasSubject(saliency)) throw noForeground();
+    const grid = subjectGrid(saliency.map, options.threshold, options.subject);
+    if (!grid) throw noForeground();
+    const alpha = await upsampleGrid(grid, image.width, image.height);
+    applyOwnAlpha(image, alpha);
+    const subjectBox = clearFaintAndBound(alpha, image.width, image.height);
+    if (!subjectBox) throw noForeground();
+    return { alpha, subjectBox };
+  });
+
+  const box = padBox(subjectBox, options.margin, image.width, image.height);
+  const region: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
+  const png = await timer.time('encode', () =>
+    options.channels === 'alpha'
+      ? encodePng(maskPixels(alpha, image.width, region), region.width, region.height, 1)
+      : encodePng(cutoutPixels(image, alpha, region), region.width, region.height, 4),
+  );
+
+  return { png, width: image.width, height: image.height, box };
+}

@@ -1,0 +1,129 @@
+// From the model's saliency map to the subject's alpha.
+//
+// Components are labelled on the model's own 320x320 grid: that is where the mask's information
+// lives (upsampling adds smoothness, not new shapes), and it keeps labelling cheap whatever the
+// image size. Cells of the kept subject keep their soft value; so do the sub-threshold cells of its
+// border ramp (within HALO_CELLS of it), so the soft edge survives rather than being cut at the
+// threshold. Every other cell, including discarded components and their ramps, becomes 0 before
+// the grid is upsampled, so nothing outside the kept subject shows.
+import ndarray from 'ndarray';
+import sharp from 'sharp';
+import { labelComponents, largestComponent } from './components.js';
+import { MODEL_SIZE } from './preprocess.js';
+
+export type SubjectMode = 'largest' | 'all';
+
+/** How far (in grid cells, about 1/320 of the image) the kept subject's soft border reaches. */
+export const HALO_CELLS = 3;
+
+export interface Saliency {
+  /** The map min-max normalised to 0..255, MODEL_SIZE^2 bytes, as the reference does it. */
+  map: Uint8Array;
+  /** The raw map's highest value (0..1, before normalisation): how sure the model is anywhere. */
+  peak: number;
+  /** The share (0..1) of the raw map above 0.5: how much of the image the model calls salient. */
+  coverage: number;
+}
+
+/** Min-max normalises d0 to 0..255 (rounded), keeping the raw peak for the no-subject rule. */
+export function normaliseSaliency(d0: Float32Array): Saliency {
+  let low = Infinity;
+  let high = -Infinity;
+  let salient = 0;
+  for (let i = 0; i < d0.length; i++) {
+    const value = d0[i]!;
+    if (value < low) low = value;
+    if (value > high) high = value;
+    if (value > 0.5) salient++;
+  }
+  const map = new Uint8Array(d0.length);
+  const range = high - low;
+  if (range > 0) {
+    const scale = 255 / range;
+    for (let i = 0; i < d0.length; i++) map[i] = Math.round((d0[i]! - low) * scale);
+  }
+  return { map, peak: high, coverage: salient / d0.length };
+}
+
+/**
+ * The map with everything but the chosen subject (and its soft border) set to 0, or null when no
+ * cell is above the threshold. `threshold` is on the 0..1 scale.
+ */
+export function subjectGrid(map: Uint8Array, threshold: number, mode: SubjectMode, size = MODEL_SIZE): Uint8Array | null {
+  const cut = threshold * 255;
+  const above = new Uint8Array(map.length);
+  for (let i = 0; i < map.length; i++) above[i] = map[i]! > cut ? 1 : 0;
+
+  const components = labelComponents(ndarray(above, [size, size]));
+  if (components.count === 0) return null;
+  const keep = new Uint8Array(components.count + 1);
+  if (mode === 'all') keep.fill(1, 1);
+  else keep[largestComponent(components)] = 1;
+
+  const kept = new Uint8Array(map.length);
+  const labels = components.labels.data;
+  for (let i = 0; i < labels.length; i++) kept[i] = keep[labels[i]!]!;
+
+  const near = dilate(kept, size, HALO_CELLS);
+  const grid = new Uint8Array(map.length);
+  for (let i = 0; i < map.length; i++) {
+    if (kept[i] === 1 || (near[i] === 1 && above[i] === 0)) grid[i] = map[i]!;
+  }
+  return grid;
+}
+
+/** Square (Chebyshev) dilation of a 0/1 grid by `radius`, as two separable running-window passes. */
+export function dilate(cells: Uint8Array, size: number, radius: number): Uint8Array {
+  const across = new Uint8Array(cells.length);
+  const result = new Uint8Array(cells.length);
+  for (let y = 0; y < size; y++) {
+    const row = y * size;
+    for (let x = 0; x < size; x++) {
+      const from = Math.max(0, x - radius);
+      const to = Math.min(size - 1, x + radius);
+      for (let k = from; k <= to; k++) {
+        if (cells[row + k] === 1) {
+          across[row + x] = 1;
+          break;
+        }
+      }
+    }
+  }
+  for (let x = 0; x < size; x++) {
+    for (let y = 0; y < size; y++) {
+      const from = Math.max(0, y - radius);
+      const to = Math.min(size - 1, y + radius);
+      for (let k = from; k <= to; k++) {
+        if (across[k * size + x] === 1) {
+          result[y * size + x] = 1;
+          break;
+        }
+      }
+    }
+  }
+  return result;
+}
+
+/** The grid resized (bilinear, as the reference) to the image's size: one alpha byte per pixel. */
+export async function upsampleGrid(grid: Uint8Array, width: number, height: number, size = MODEL_SIZE): Promise<Buffer> {
+  return sharp(grid, { raw: { width: size, height: size, channels: 1 } })
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .toColourspace('b-w') // sharp would otherwise widen a single band to sRGB
+    .raw()
+    .toBuffer();
+}
+
+/**
+ * Whether the model sees a subject at all. Min-max normalisation stretches any map to 0..1, so an
+ * image without a subject would otherwise come out as a mask of amplified noise; the decision is
+ * taken on the raw map instead. A subject needs a peak of at least NO_SUBJECT_PEAK (blank, flat,
+ * noisy and smooth images peak below 0.05; photos with a subject at 0.99 and above) and some
+ * background: a map salient almost everywhere (MAX_COVERAGE, as on a repeating texture) separates
+ * nothing from anything.
+ */
+export const NO_SUBJECT_PEAK = 0.2;
+export const MAX_COVERAGE = 0.99;
+
+export function hasSubject(saliency: Saliency): boolean {
+  return saliency.peak >= NO_SUBJECT_PEAK && saliency.coverage < MAX_COVERAGE;
+}

@@ -1,0 +1,67 @@
+// The u2netp session: created once, verified against the manifest, warmed before use.
+import { existsSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { isAcceptedDigest, readManifest, sha256File, type ModelManifest } from '../model/manifest.js';
+import { MODEL_SIZE } from './preprocess.js';
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+const FETCH_HINT = 'run `npm run fetch-model` (with MODEL_MIRROR=<folder> to copy from a mirror)';
+
+export interface SegmenterOptions {
+  modelPath: string;
+  threads: number;
+}
+
+export class Segmenter {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly manifest: ModelManifest,
+  ) {}
+
+  /** Verifies the weights' digest and opens the session. Fails with a message that says how to fix it. */
+  static async load({ modelPath, threads }: SegmenterOptions): Promise<Segmenter> {
+    const manifest = readManifest();
+    if (!existsSync(modelPath)) throw new ModelLoadError(`model file not found at ${modelPath}: ${FETCH_HINT}`);
+    const digest = await sha256File(modelPath);
+    if (!isAcceptedDigest(manifest, digest)) {
+      throw new ModelLoadError(`model file ${modelPath} is corrupt or unknown (sha256 ${digest}): ${FETCH_HINT}`);
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(modelPath, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+    } catch (error) {
+      throw new ModelLoadError(`model file ${modelPath} could not be loaded: ${FETCH_HINT}`, { cause: error });
+    }
+    if (!session.inputNames.includes(manifest.input.name) || !session.outputNames.includes(manifest.output.name)) {
+      await session.release();
+      throw new ModelLoadError(`model file ${modelPath} does not have the manifest's input and output names: ${FETCH_HINT}`);
+    }
+    return new Segmenter(session, manifest);
+  }
+
+  /** Runs the model on a normalised NCHW input; returns d0, the fused saliency map (MODEL_SIZE^2, 0..1). */
+  async predict(input: Float32Array): Promise<Float32Array> {
+    const tensor = new ort.Tensor('float32', input, [1, 3, MODEL_SIZE, MODEL_SIZE]);
+    const outputs = await this.session.run({ [this.manifest.input.name]: tensor }, [this.manifest.output.name]);
+    const d0 = outputs[this.manifest.output.name];
+    if (!d0 || d0.type !== 'float32') throw new Error('the model returned no float32 saliency map');
+    return d0.data as Float32Array;
+  }
+
+  /** One inference on a neutral input, so the first real request does not pay for lazy set-up. */
+  async warmUp(): Promise<void> {
+    await this.predict(new Float32Array(3 * MODEL_SIZE * MODEL_SIZE));
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,97 @@
+import ndarray from 'ndarray';
+import t from 'tap';
+import { labelComponents, largestComponent } from '../../src/pipeline/components.js';
+
+/** A grid from rows of '#' (set) and '.' (clear). */
+function grid(...rows: string[]) {
+  const height = rows.length;
+  const width = rows[0]!.length;
+  const data = new Uint8Array(width * height);
+  rows.forEach((row, y) => [...row].forEach((c, x) => (data[y * width + x] = c === '#' ? 1 : 0)));
+  return ndarray(data, [height, width]);
+}
+
+/** The labels drawn back as rows, one digit per label. */
+function draw(labels: ndarray.NdArray<Int32Array>): string[] {
+  const [height, width] = labels.shape as [number, number];
+  const rows: string[] = [];
+  for (let y = 0; y < height; y++) {
+    let row = '';
+    for (let x = 0; x < width; x++) row += labels.get(y, x) === 0 ? '.' : String(labels.get(y, x));
+    rows.push(row);
+  }
+  return rows;
+}
+
+t.test('an empty grid has no components', async (t) => {
+  const c = labelComponents(grid('....', '....', '....'));
+  t.equal(c.count, 0);
+  t.equal(largestComponent(c), 0);
+  t.same(draw(c.labels), ['....', '....', '....']);
+});
+
+t.test('a full grid is one component with the whole box', async (t) => {
+  const c = labelComponents(grid('###', '###'));
+  t.equal(c.count, 1);
+  t.equal(c.areas[1], 6);
+  t.same([...c.boxes.subarray(4, 8)], [0, 0, 2, 1]);
+});
+
+t.test('a single pixel', async (t) => {
+  const c = labelComponents(grid('...', '.#.', '...'));
+  t.equal(c.count, 1);
+  t.equal(c.areas[1], 1);
+  t.same([...c.boxes.subarray(4, 8)], [1, 1, 1, 1]);
+});
+
+t.test('a 1x1 grid, set and clear', async (t) => {
+  t.equal(labelComponents(grid('#')).count, 1);
+  t.equal(labelComponents(grid('.')).count, 0);
+});
+
+t.test('diagonal-only neighbours are connected (8-connectivity)', async (t) => {
+  const c = labelComponents(grid('#...', '.#..', '..#.', '...#'));
+  t.equal(c.count, 1);
+  t.equal(c.areas[1], 4);
+  const anti = labelComponents(grid('...#', '..#.', '.#..', '#...'));
+  t.equal(anti.count, 1);
+});
+
+t.test('separate shapes get separate labels, areas and boxes', async (t) => {
+  const c = labelComponents(grid(
+    '##....#',
+    '##....#',
+    '......#',
+    '.#.....',
+  ));
+  t.equal(c.count, 3);
+  t.same(draw(c.labels), ['11....2', '11....2', '......2', '.3.....']);
+  t.same([...c.areas], [0, 4, 3, 1]);
+  t.same([...c.boxes.subarray(8, 12)], [6, 0, 6, 2]);
+  t.equal(largestComponent(c), 1);
+});
+
+t.test('a U shape is one component even though its arms meet late', async (t) => {
+  const c = labelComponents(grid('#.#', '#.#', '###'));
+  t.equal(c.count, 1);
+  t.equal(c.areas[1], 7);
+});
+
+t.test('the first of equally large components wins a tie', async (t) => {
+  const c = labelComponents(grid('#.#'));
+  t.equal(c.count, 2);
+  t.equal(largestComponent(c), 1);
+});
+
+t.test('views: a transposed and a sliced view label what they show', async (t) => {
+  const g = grid(
+    '##..',
+    '....',
+    '..#.',
+  );
+  const transposed = labelComponents(g.transpose(1, 0));
+  t.same(draw(transposed.labels), ['1..', '1..', '..2', '...']);
+  const sliced = labelComponents(g.hi(3, 3).lo(1, 1));
+  t.same(draw(sliced.labels), ['..', '.1']);
+  t.same([...sliced.boxes.subarray(4, 8)], [1, 1, 1, 1]);
+});

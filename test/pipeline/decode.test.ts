@@ -1,0 +1,80 @@
+import sharp from 'sharp';
+import t from 'tap';
+import { ACCEPTED_FORMATS, decodeImage, modelPixels, sniffFormat } from '../../src/pipeline/decode.js';
+import { MODEL_SIZE } from '../../src/pipeline/preprocess.js';
+
+const limits = { maxPixels: 50_000_000 };
+const base = () => sharp({ create: { width: 40, height: 20, channels: 3, background: '#3080c0' } });
+
+t.test('sniffFormat recognises each accepted format from its bytes', async (t) => {
+  const encoded = {
+    jpeg: await base().jpeg().toBuffer(),
+    png: await base().png().toBuffer(),
+    webp: await base().webp().toBuffer(),
+    gif: await base().gif().toBuffer(),
+    avif: await base().avif().toBuffer(),
+    tiff: await base().tiff().toBuffer(),
+  };
+  for (const format of ACCEPTED_FORMATS) t.equal(sniffFormat(encoded[format]), format, format);
+  t.equal(sniffFormat(await base().tiff({ bigtiff: false }).toBuffer()), 'tiff');
+});
+
+t.test('sniffFormat refuses what is not an accepted image', async (t) => {
+  const texts = ['<svg xmlns="http://www.w3.org/2000/svg"/>', '<!doctype html><html>', '%PDF-1.7', 'hello', ''];
+  for (const text of texts) t.equal(sniffFormat(Buffer.from(text)), null, JSON.stringify(text.slice(0, 10)));
+  const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic'), Buffer.alloc(4), Buffer.from('mif1heic')]);
+  t.equal(sniffFormat(heic), null, 'HEIC is not AVIF');
+  const avifMinor = Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from('ftypmif1'), Buffer.from('avif'), Buffer.from('miaf')]);
+  t.equal(sniffFormat(avifMinor), null, 'the minor-version field is not a brand');
+  const avifCompatible = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypmif1'), Buffer.alloc(4), Buffer.from('miafavif')]);
+  t.equal(sniffFormat(avifCompatible), 'avif', 'a compatible brand counts');
+});
+
+t.test('decodes to 8-bit sRGB with 3 channels, or 4 when the input has alpha', async (t) => {
+  const jpeg = await decodeImage(await base().jpeg().toBuffer(), limits);
+  t.match(jpeg, { format: 'jpeg', width: 40, height: 20, channels: 3 });
+  t.equal(jpeg.pixels.length, 40 * 20 * 3);
+
+  const rgba = await decodeImage(await base().ensureAlpha(0.5).png().toBuffer(), limits);
+  t.equal(rgba.channels, 4);
+  t.ok(Math.abs(rgba.pixels[3]! - 127.5) <= 0.5, 'alpha kept');
+
+  const grey = await decodeImage(await base().greyscale().png().toBuffer(), limits);
+  t.equal(grey.channels, 3, 'greyscale widened to RGB');
+  t.equal(grey.pixels[0], grey.pixels[1]);
+
+  const sixteen = await decodeImage(await base().toColourspace('rgb16').png().toBuffer(), limits);
+  t.equal(sixteen.channels, 3);
+  t.equal(sixteen.pixels.length, 40 * 20 * 3, '16-bit brought to 8-bit');
+  t.ok(Math.abs(sixteen.pixels[2]! - jpeg.pixels[2]!) < 8, 'same colour');
+});
+
+t.test('EXIF orientation is applied', async (t) => {
+  const rotated = await base().jpeg().withMetadata({ orientation: 6 }).toBuffer();
+  const image = await decodeImage(rotated, limits);
+  t.equal(image.width, 20);
+  t.equal(image.height, 40);
+});
+
+t.test('too many pixels is refused from the header', async (t) => {
+  const big = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#fff' } }).png().toBuffer();
+  await t.rejects(decodeImage(big, { maxPixels: 1_999_999 }), { code: 'too_many_pixels', statusCode: 413 });
+  t.ok(await decodeImage(big, { maxPixels: 2_000_000 }));
+});
+
+t.test('non-images and corrupt images get their codes', async (t) => {
+  await t.rejects(decodeImage(Buffer.from('<svg/>'), limits), { code: 'unsupported_media_type', statusCode: 415 });
+  await t.rejects(decodeImage(Buffer.alloc(0), limits), { code: 'unsupported_media_type' });
+  const jpeg = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#abc' } }).jpeg().toBuffer();
+  const truncated = jpeg.subarray(0, jpeg.length / 2);
+  await t.rejects(decodeImage(truncated, limits), { code: 'image_decode_failed', statusCode: 422 }, 'truncated');
+  const header = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+  await t.rejects(decodeImage(header, limits), { code: 'image_decode_failed', statusCode: 422 });
+});
+
+t.test('modelPixels squashes to the model size, ignoring the aspect ratio, and flattens alpha on white', async (t) => {
+  const clear = await sharp({ create: { width: 90, height: 10, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+  const pixels = await modelPixels(await decodeImage(clear, limits));
+  t.equal(pixels.length, MODEL_SIZE * MODEL_SIZE * 3);
+  t.ok(pixels.every((v) => v === 255), 'hidden black pixels are shown to the model as white');
+});
