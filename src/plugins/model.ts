@@ -1,0 +1,47 @@
+// The model session: loaded once when the app starts, warmed with one inference, released on close.
+//
+// Loading (digest check, session creation) blocks start-up, so a missing or corrupt model stops
+// the service with a message. Warming runs after that without blocking it: the server can listen,
+// /ready answers 503 until the first inference is done, and a request that arrives meanwhile waits
+// for it rather than paying for it.
+import fp from 'fastify-plugin';
+import { Segmenter } from '../pipeline/segment.js';
+
+export interface ModelState {
+  segmenter: Segmenter;
+  /** True once the warm-up inference has finished. */
+  readonly warm: boolean;
+  /** Resolves when warm; rejects if warming failed. */
+  readonly warmed: Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    model: ModelState;
+  }
+}
+
+export default fp(
+  async (app) => {
+    const segmenter = await Segmenter.load({ modelPath: app.config.MODEL_PATH, threads: app.config.INFERENCE_THREADS });
+    let warm = false;
+    const started = performance.now();
+    const warmed = segmenter.warmUp().then(() => {
+      warm = true;
+      app.log.info({ warmUpMs: Math.round(performance.now() - started) }, 'model warmed');
+    });
+    warmed.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    app.decorate('model', {
+      segmenter,
+      get warm() {
+        return warm;
+      },
+      warmed,
+    });
+    app.addHook('onClose', async () => {
+      await warmed.catch(() => {});
+      await segmenter.release();
+    });
+  },
+  { name: 'model' },
+);

@@ -1,0 +1,55 @@
+// POST /remove-background: an image URL in, a transparent PNG of its subject out.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { removeBackground } from '../pipeline/index.js';
+import { StageTimer } from '../pipeline/timings.js';
+
+export const RemoveBackgroundBody = Type.Object(
+  {
+    image_url: Type.String({ format: 'uri', maxLength: 8192, description: 'The image to process: an absolute http or https URL.' }),
+    crop: Type.Boolean({ default: true, description: "Crop to the kept subject's box (plus margin); false keeps the input's size." }),
+    margin: Type.Integer({ minimum: 0, maximum: 10_000, default: 0, description: "Pixels added around the subject's box, clamped to the image." }),
+    subject: Type.Union([Type.Literal('largest'), Type.Literal('all')], {
+      default: 'largest',
+      description: 'Keep only the largest connected subject, or every foreground region.',
+    }),
+    channels: Type.Union([Type.Literal('rgba'), Type.Literal('alpha')], {
+      default: 'rgba',
+      description: '"rgba" for the cutout; "alpha" for the mask alone as a greyscale PNG.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/remove-background', { schema: { body: RemoveBackgroundBody } }, async (request, reply) => {
+    const { image_url: imageUrl, ...options } = request.body;
+    const timer = new StageTimer();
+    await app.model.warmed;
+    try {
+      const bytes = await timer.time('fetch', () => app.downloader.download(imageUrl));
+      const result = await removeBackground(
+        bytes,
+        { ...options, threshold: app.config.MASK_THRESHOLD },
+        { segmenter: app.model.segmenter, maxPixels: app.config.MAX_INPUT_PIXELS, timer },
+      );
+      const { box } = result;
+      return reply
+        .type('image/png')
+        .headers({
+          'x-width': result.width,
+          'x-height': result.height,
+          'x-foreground-left': box.left,
+          'x-foreground-top': box.top,
+          'x-foreground-width': box.width,
+          'x-foreground-height': box.height,
+          'server-timing': timer.serverTiming(),
+        })
+        .send(result.png);
+    } finally {
+      request.stageTimings = timer.summary();
+    }
+  });
+};
+
+export default removeBackgroundRoute;

@@ -1,0 +1,16 @@
+// Builds the app the way the server does, quiet, closed when the test ends.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export async function buildTestApp(t: Teardown, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', ...env }));
+  t.teardown(() => app.close());
+  await app.ready();
+  await app.model.warmed;
+  return app;
+}

@@ -1,0 +1,191 @@
+import sharp from 'sharp';
+import t from 'tap';
+import { buildTestApp } from '../helpers/app.js';
+import { blankImage, decodeImageBytes, discImage, sceneImage } from '../helpers/images.js';
+import { startSourceServer } from '../helpers/source-server.js';
+
+// Two red discs on white: the model sees both, the left one is larger.
+const BIG = { x: 140, y: 180, r: 90 };
+const SMALL = { x: 370, y: 180, r: 60 };
+const twoDiscs = () =>
+  sceneImage(480, 360, [
+    { kind: 'circle', ...BIG, fill: '#d02020' },
+    { kind: 'circle', ...SMALL, fill: '#d02020' },
+  ]);
+
+const alphaAt = (image: { data: Buffer; width: number; channels: number }, x: number, y: number) =>
+  image.data[(y * image.width + x) * image.channels + image.channels - 1]!;
+
+t.test('POST /remove-background', async (t) => {
+  const app = await buildTestApp(t);
+  const jpeg = await discImage(480, 360, 'jpeg');
+  const source = await startSourceServer(t, {
+    '/disc.jpg': jpeg,
+    '/disc.png': await discImage(),
+    '/two.png': await twoDiscs(),
+    '/blank.png': await blankImage(),
+    '/page.html': Buffer.from('<!doctype html><html><body>not an image</body></html>'),
+    '/truncated.jpg': jpeg.subarray(0, Math.floor(jpeg.length / 3)),
+  });
+  const post = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/remove-background', payload: body });
+
+  t.test('answers a cropped transparent PNG with the box in its headers', async (t) => {
+    const response = await post({ image_url: source.url('/disc.jpg') });
+    t.equal(response.statusCode, 200);
+    t.equal(response.headers['content-type'], 'image/png');
+    t.equal(response.headers['x-width'], '480');
+    t.equal(response.headers['x-height'], '360');
+    const png = await decodeImageBytes(response.rawPayload);
+    t.equal(png.format, 'png');
+    t.equal(png.channels, 4, 'has an alpha channel');
+    t.equal(png.width, Number(response.headers['x-foreground-width']));
+    t.equal(png.height, Number(response.headers['x-foreground-height']));
+    // The disc (radius 90 at the centre) fills the box, give or take the soft edge.
+    t.ok(Math.abs(png.width - 180) <= 12 && Math.abs(png.height - 180) <= 12, `box ${png.width}x${png.height}`);
+    t.ok(Math.abs(Number(response.headers['x-foreground-left']) - 150) <= 6);
+    const centre = (Math.floor(png.height / 2) * png.width + Math.floor(png.width / 2)) * 4;
+    t.ok(png.data[centre + 3]! > 250, 'the subject is opaque');
+    t.ok(png.data[centre]! > 180 && png.data[centre + 1]! < 70, 'with its own colour');
+    t.equal(alphaAt(png, 0, 0), 0, 'corners are transparent');
+    t.match(response.headers['server-timing'], /^fetch;dur=[\d.]+, decode;dur=[\d.]+, infer;dur=[\d.]+, mask;dur=[\d.]+, encode;dur=[\d.]+, total;dur=[\d.]+$/);
+    t.ok(response.headers['x-request-id']);
+  });
+
+  t.test('colours stay straight: every visible pixel keeps the input colour exactly', async (t) => {
+    const response = await post({ image_url: source.url('/disc.png'), crop: false });
+    const png = await decodeImageBytes(response.rawPayload);
+    const input = await decodeImageBytes(await discImage());
+    let soft = 0;
+    let changed = 0;
+    for (let p = 0; p < png.width * png.height; p++) {
+      const alpha = png.data[p * 4 + 3]!;
+      if (alpha === 0) continue;
+      if (alpha < 255) soft++;
+      for (let c = 0; c < 3; c++) if (png.data[p * 4 + c] !== input.data[p * input.channels + c]) changed++;
+    }
+    t.ok(soft > 100, `the edge is soft (${soft} semi-transparent pixels)`);
+    t.equal(changed, 0, 'no colour is premultiplied or otherwise changed');
+  });
+
+  t.test('subject "largest" keeps only the larger disc; everything else is fully transparent', async (t) => {
+    const response = await post({ image_url: source.url('/two.png'), crop: false });
+    t.equal(response.statusCode, 200);
+    const png = await decodeImageBytes(response.rawPayload);
+    t.equal(png.width, 480, 'crop:false keeps the size');
+    t.equal(png.height, 360);
+    t.ok(alphaAt(png, BIG.x, BIG.y) > 250, 'large disc kept');
+    for (let y = SMALL.y - SMALL.r - 10; y <= SMALL.y + SMALL.r + 10; y += 2) {
+      for (let x = SMALL.x - SMALL.r - 10; x <= SMALL.x + SMALL.r + 10; x += 2) {
+        if (alphaAt(png, x, y) !== 0) return t.fail(`alpha ${alphaAt(png, x, y)} at ${x},${y} in the discarded disc`);
+      }
+    }
+    t.pass('the smaller disc and its surroundings have alpha 0');
+    const left = Number(response.headers['x-foreground-left']);
+    const width = Number(response.headers['x-foreground-width']);
+    t.ok(left + width < SMALL.x - SMALL.r, 'the box covers only the larger disc');
+    // Outside the reported box, alpha is 0 everywhere.
+    let outside = 0;
+    const top = Number(response.headers['x-foreground-top']);
+    const height = Number(response.headers['x-foreground-height']);
+    for (let y = 0; y < png.height; y++) {
+      for (let x = 0; x < png.width; x++) {
+        const inBox = x >= left && x < left + width && y >= top && y < top + height;
+        if (!inBox && alphaAt(png, x, y) !== 0) outside++;
+      }
+    }
+    t.equal(outside, 0, 'no alpha outside the box');
+  });
+
+  t.test('subject "all" keeps both discs', async (t) => {
+    const response = await post({ image_url: source.url('/two.png'), subject: 'all' });
+    const png = await decodeImageBytes(response.rawPayload);
+    t.ok(png.width > SMALL.x + SMALL.r - (BIG.x - BIG.r) - 12, `box ${png.width} spans both discs`);
+    const left = Number(response.headers['x-foreground-left']);
+    const top = Number(response.headers['x-foreground-top']);
+    t.ok(alphaAt(png, SMALL.x - left, SMALL.y - top) > 250);
+    t.ok(alphaAt(png, BIG.x - left, BIG.y - top) > 250);
+  });
+
+  t.test('margin pads the crop box, clamped to the image', async (t) => {
+    const plain = await post({ image_url: source.url('/disc.png') });
+    const padded = await post({ image_url: source.url('/disc.png'), margin: 20 });
+    const huge = await post({ image_url: source.url('/disc.png'), margin: 5000 });
+    const size = async (r: typeof plain) => {
+      const png = await decodeImageBytes(r.rawPayload);
+      return [png.width, png.height];
+    };
+    const [w, h] = await size(plain);
+    t.same(await size(padded), [w! + 40, h! + 40]);
+    t.equal(Number(padded.headers['x-foreground-left']), Number(plain.headers['x-foreground-left']) - 20);
+    t.same(await size(huge), [480, 360]);
+    t.equal(huge.headers['x-foreground-left'], '0');
+  });
+
+  t.test('channels "alpha" answers the mask as a greyscale PNG', async (t) => {
+    const response = await post({ image_url: source.url('/disc.png'), channels: 'alpha', crop: false });
+    t.equal(response.statusCode, 200);
+    const png = await decodeImageBytes(response.rawPayload);
+    t.equal(png.channels, 1);
+    t.same([png.width, png.height], [480, 360]);
+    t.equal(png.data[180 * 480 + 240], 255);
+    t.equal(png.data[0], 0);
+  });
+
+  t.test('an image without a subject is 422 no_foreground', async (t) => {
+    const response = await post({ image_url: source.url('/blank.png') });
+    t.equal(response.statusCode, 422);
+    t.same(response.json().error.code, 'no_foreground');
+  });
+
+  t.test('errors carry a stable code and the right status', async (t) => {
+    const cases: [Record<string, unknown> | string, number, string][] = [
+      [{}, 400, 'invalid_request'],
+      [{ image_url: source.url('/disc.png'), extra: true }, 400, 'invalid_request'],
+      [{ image_url: source.url('/disc.png'), crop: 'yes' }, 400, 'invalid_request'],
+      [{ image_url: source.url('/disc.png'), margin: -1 }, 400, 'invalid_request'],
+      [{ image_url: source.url('/disc.png'), subject: 'biggest' }, 400, 'invalid_request'],
+      [{ image_url: 'not a url' }, 400, 'invalid_request'],
+      [{ image_url: 'ftp://127.0.0.1/disc.png' }, 400, 'unsupported_url'],
+      [{ image_url: `http://user:pw@127.0.0.1:1/x.png` }, 400, 'unsupported_url'],
+      [{ image_url: source.url('/missing.png') }, 502, 'source_status'],
+      [{ image_url: 'http://127.0.0.1:1/nothing-listens-here.png' }, 502, 'source_unreachable'],
+      [{ image_url: source.url('/page.html') }, 415, 'unsupported_media_type'],
+      [{ image_url: source.url('/truncated.jpg') }, 422, 'image_decode_failed'],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await post(body as Record<string, unknown>);
+      t.equal(response.statusCode, status, `${JSON.stringify(body)} -> ${status}`);
+      t.equal(response.json().error.code, code);
+      t.type(response.json().error.message, 'string');
+    }
+    const missing = await post({ image_url: source.url('/missing.png') });
+    t.match(missing.json().error.message, /404/, 'the source status is in the message');
+  });
+
+  t.test('a body that is not JSON is refused', async (t) => {
+    const text = await app.inject({ method: 'POST', url: '/remove-background', payload: 'image_url=x', headers: { 'content-type': 'text/plain' } });
+    t.equal(text.statusCode, 415);
+    t.equal(text.json().error.code, 'unsupported_media_type');
+    const broken = await app.inject({ method: 'POST', url: '/remove-background', payload: '{"image_url":', headers: { 'content-type': 'application/json' } });
+    t.equal(broken.statusCode, 400);
+    t.equal(broken.json().error.code, 'invalid_request');
+  });
+
+  t.test('the service keeps answering after every error', async (t) => {
+    const response = await post({ image_url: source.url('/disc.png') });
+    t.equal(response.statusCode, 200);
+  });
+
+  t.test('unknown routes answer 404 not_found in the same shape', async (t) => {
+    const response = await app.inject({ method: 'GET', url: '/nope' });
+    t.equal(response.statusCode, 404);
+    t.equal(response.json().error.code, 'not_found');
+  });
+
+  t.test('a caller-supplied request id is echoed; a hostile one is replaced', async (t) => {
+    const kept = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'abc-123' } });
+    t.equal(kept.headers['x-request-id'], 'abc-123');
+    const replaced = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'bad id\nwith newline' } });
+    t.not(replaced.headers['x-request-id'], 'bad id\nwith newline');
+  });
+});
