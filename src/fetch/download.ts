@@ -1,16 +1,26 @@
-// Downloads a source image with undici, within limits.
+// Downloads a source image with undici, safely.
 //
-// The service follows redirects itself (so each hop can be checked), never decompresses bodies
-// (a small gzip body must not become a huge one), counts bytes while streaming (a Content-Length
-// can lie or be missing) and gives the whole download one deadline.
+// Every connection goes through the address guard (guarded-connector.ts). The service follows
+// redirects itself, so each hop is checked against the host allow-list as well; it never
+// decompresses bodies (a small gzip body must not become a huge one), counts bytes while streaming
+// (a Content-Length can lie or be missing) and gives the whole download one deadline on top of the
+// connect and headers timeouts (a source sending a byte a second never trips an idle timeout).
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { ServiceError } from '../errors.js';
+import { ForbiddenAddressError, guardedConnector, type GuardOptions } from './guarded-connector.js';
 
-export interface DownloadLimits {
+export interface DownloadOptions {
   maxBytes: number;
   /** Deadline for the whole download, redirects included. */
   timeoutMs: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
   maxRedirects: number;
+  /** Lower-case host names, `*.example.com` for a domain and its subdomains; empty allows any. */
+  allowedHosts: readonly string[];
+  allowPrivateNetworks: boolean;
+  /** Tests substitute name resolution and address verdicts (see guarded-connector.ts). */
+  guard?: Pick<GuardOptions, 'lookup' | 'judge'>;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -30,13 +40,26 @@ export function parseSourceUrl(text: string): URL {
   return url;
 }
 
+/** Whether `hostname` is on the allow-list (an empty list allows every host). */
+export function isAllowedHost(hostname: string, allowedHosts: readonly string[]): boolean {
+  if (allowedHosts.length === 0) return true;
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return allowedHosts.some((allowed) =>
+    allowed.startsWith('*.') ? host === allowed.slice(2) || host.endsWith(allowed.slice(1)) : host === allowed,
+  );
+}
+
 function tooLarge(maxBytes: number): ServiceError {
   return new ServiceError('too_large', `the image is larger than the limit of ${maxBytes} bytes`);
 }
 
-/** Maps what undici or the network threw to the service's error codes. */
+/** Maps what undici, the guard or the network threw to the service's error codes. */
 function downloadError(error: unknown, url: URL, timedOut: boolean): ServiceError {
   if (error instanceof ServiceError) return error;
+  const cause = error instanceof Error && error.cause instanceof ForbiddenAddressError ? error.cause : error;
+  if (cause instanceof ForbiddenAddressError) {
+    return new ServiceError('forbidden_address', `the image URL leads to an address the service does not connect to (${cause.range})`, { cause });
+  }
   if (
     timedOut ||
     error instanceof undiciErrors.ConnectTimeoutError ||
@@ -45,26 +68,48 @@ function downloadError(error: unknown, url: URL, timedOut: boolean): ServiceErro
   ) {
     return new ServiceError('source_timeout', `the image source ${url.host} was too slow`, { cause: error });
   }
-  return new ServiceError('source_unreachable', `the image source ${url.host} could not be reached`, { cause: error });
+  return new ServiceError('source_unreachable', `the image source ${url.host} could not be reached or broke off`, { cause: error });
+}
+
+/** Drops a response body we will not read. (Destroying it unobserved would emit an unhandled 'error'.) */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 export class Downloader {
   private readonly dispatcher: Dispatcher;
 
+  /** `dispatcher` replaces the guarded agent (tests pass undici's MockAgent). */
   constructor(
-    private readonly limits: DownloadLimits,
+    private readonly options: DownloadOptions,
     dispatcher?: Dispatcher,
   ) {
-    this.dispatcher = dispatcher ?? new Agent({ connections: 16, keepAliveTimeout: 4_000 });
+    this.dispatcher =
+      dispatcher ??
+      new Agent({
+        connect: guardedConnector({
+          allowPrivate: options.allowPrivateNetworks,
+          connectTimeoutMs: options.connectTimeoutMs,
+          ...options.guard,
+        }),
+        headersTimeout: options.headersTimeoutMs,
+        bodyTimeout: options.timeoutMs,
+        connections: 16,
+        keepAliveTimeout: 4_000,
+      });
   }
 
   /** The body of the image at `source`, or a ServiceError saying why not. `signal` aborts it early. */
   async download(source: string, signal?: AbortSignal): Promise<Buffer> {
-    const deadline = AbortSignal.timeout(this.limits.timeoutMs);
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
     const abort = signal ? AbortSignal.any([signal, deadline]) : deadline;
     let url = parseSourceUrl(source);
 
     for (let hop = 0; ; hop++) {
+      if (!isAllowedHost(url.hostname, this.options.allowedHosts)) {
+        throw new ServiceError('forbidden_host', `the host ${url.hostname} is not one the service fetches from`);
+      }
       let response: Dispatcher.ResponseData;
       try {
         response = await request(url, {
@@ -74,7 +119,7 @@ export class Downloader {
           headers: { accept: 'image/*', 'accept-encoding': 'identity', 'user-agent': 'bg-removal-service' },
         });
       } catch (error) {
-        throw downloadError(error, url, deadline.aborted);
+        throw signal?.aborted ? signal.reason : downloadError(error, url, deadline.aborted);
       }
 
       const { statusCode, headers, body } = response;
@@ -82,8 +127,8 @@ export class Downloader {
         discard(body);
         const location = headers.location;
         if (typeof location !== 'string') throw new ServiceError('source_status', `the image source answered ${statusCode} without a Location`);
-        if (hop >= this.limits.maxRedirects) {
-          throw new ServiceError('too_many_redirects', `the image source redirected more than ${this.limits.maxRedirects} times`);
+        if (hop >= this.options.maxRedirects) {
+          throw new ServiceError('too_many_redirects', `the image source redirected more than ${this.options.maxRedirects} times`);
         }
         url = parseSourceUrl(new URL(location, url).href);
         continue;
@@ -94,14 +139,14 @@ export class Downloader {
       }
 
       const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared > this.limits.maxBytes) {
+      if (Number.isFinite(declared) && declared > this.options.maxBytes) {
         discard(body);
-        throw tooLarge(this.limits.maxBytes);
+        throw tooLarge(this.options.maxBytes);
       }
       try {
-        return await readLimited(body, this.limits.maxBytes);
+        return await readLimited(body, this.options.maxBytes);
       } catch (error) {
-        throw downloadError(error, url, deadline.aborted);
+        throw signal?.aborted ? signal.reason : downloadError(error, url, deadline.aborted);
       } finally {
         discard(body);
       }
@@ -111,12 +156,6 @@ export class Downloader {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
-}
-
-/** Drops a response body we will not read. (Destroying it unobserved would emit an unhandled 'error'.) */
-function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => {});
-  body.destroy();
 }
 
 /** Reads a stream into one buffer, stopping as soon as it passes `maxBytes`. */

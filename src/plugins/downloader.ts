@@ -10,10 +10,15 @@ declare module 'fastify' {
 
 export default fp(
   async (app) => {
+    const { config } = app;
     const downloader = new Downloader({
-      maxBytes: app.config.MAX_DOWNLOAD_BYTES,
-      timeoutMs: app.config.FETCH_TIMEOUT_MS,
-      maxRedirects: app.config.MAX_REDIRECTS,
+      maxBytes: config.MAX_DOWNLOAD_BYTES,
+      timeoutMs: config.FETCH_TIMEOUT_MS,
+      connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+      maxRedirects: config.MAX_REDIRECTS,
+      allowedHosts: config.ALLOWED_HOSTS,
+      allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
     });
     app.decorate('downloader', downloader);
     app.addHook('onClose', () => downloader.close());
