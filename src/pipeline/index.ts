@@ -36,6 +36,8 @@ export interface PipelineContext {
   segmenter: Segmenter;
   maxPixels: number;
   timer: StageTimer;
+  /** Checked between stages: work for a caller that has gone, or is past its deadline, stops there. */
+  signal?: AbortSignal;
 }
 
 function noForeground(): ServiceError {
@@ -43,13 +45,15 @@ function noForeground(): ServiceError {
 }
 
 export async function removeBackground(bytes: Buffer, options: RemovalOptions, context: PipelineContext): Promise<RemovalResult> {
-  const { segmenter, timer } = context;
+  const { segmenter, timer, signal } = context;
 
+  signal?.throwIfAborted();
   const { image, input } = await timer.time('decode', async () => {
     const image = await decodeImage(bytes, { maxPixels: context.maxPixels });
     return { image, input: toModelInput(await modelPixels(image)) };
   });
 
+  signal?.throwIfAborted();
   const d0 = await timer.time('infer', () => segmenter.predict(input));
 
   const { alpha, subjectBox } = await timer.time('mask', async () => {
@@ -64,6 +68,7 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
     return { alpha, subjectBox };
   });
 
+  signal?.throwIfAborted();
   const box = padBox(subjectBox, options.margin, image.width, image.height);
   const region: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
   const png = await timer.time('encode', () =>

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { removeBackground } from '../pipeline/index.js';
 import { StageTimer } from '../pipeline/timings.js';
+import { workSignal } from './work-signal.js';
 
 export const RemoveBackgroundBody = Type.Object(
   {
@@ -25,13 +26,21 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/remove-background', { schema: { body: RemoveBackgroundBody } }, async (request, reply) => {
     const { image_url: imageUrl, ...options } = request.body;
     const timer = new StageTimer();
-    await app.model.warmed;
+    // Admitted before anything is downloaded, so a crowd of clients cannot pile bodies up in memory.
+    const ticket = app.queue.admit();
+    const work = workSignal(request, reply, app.config.REQUEST_DEADLINE_MS, () => app.queue.retryAfterSeconds());
+    const { signal } = work;
     try {
-      const bytes = await timer.time('fetch', () => app.downloader.download(imageUrl));
-      const result = await removeBackground(
-        bytes,
-        { ...options, threshold: app.config.MASK_THRESHOLD },
-        { segmenter: app.model.segmenter, maxPixels: app.config.MAX_INPUT_PIXELS, timer },
+      await app.model.warmed;
+      const bytes = await timer.time('fetch', () => app.downloader.download(imageUrl, signal));
+      const result = await ticket.run(
+        () =>
+          removeBackground(
+            bytes,
+            { ...options, threshold: app.config.MASK_THRESHOLD },
+            { segmenter: app.model.segmenter, maxPixels: app.config.MAX_INPUT_PIXELS, timer, signal },
+          ),
+        signal,
       );
       const { box } = result;
       return reply
@@ -47,6 +56,8 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
         })
         .send(result.png);
     } finally {
+      ticket.release();
+      work.dispose();
       request.stageTimings = timer.summary();
     }
   });
