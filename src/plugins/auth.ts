@@ -1,0 +1,48 @@
+// Optional API keys. With API_KEYS set, every route needs a key unless it is marked public
+// (config: { public: true }), as /health and /ready are, so probes need no secret.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fp from 'fastify-plugin';
+import { ServiceError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without an API key even when keys are required. */
+    public?: boolean;
+  }
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** The key a request presents, from `Authorization: Bearer <key>` or `X-Api-Key`. */
+function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const authorization = headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match) return match[1];
+  }
+  const apiKey = headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey.trim() : undefined;
+}
+
+export default fp(
+  async (app) => {
+    if (app.config.API_KEYS.length === 0) return;
+    // Keys are compared as SHA-256 digests with timingSafeEqual, against every key without stopping
+    // early, so the time taken says nothing about how much of a key was right or which key matched.
+    const keys = app.config.API_KEYS.map(digest);
+
+    app.addHook('onRequest', async (request) => {
+      if (request.routeOptions.config.public) return;
+      const presented = presentedKey(request.headers);
+      const candidate = digest(presented ?? '');
+      let valid = false;
+      for (const key of keys) valid = timingSafeEqual(candidate, key) || valid;
+      if (presented === undefined || !valid) {
+        throw new ServiceError('unauthorized', presented === undefined ? 'an API key is required' : 'the API key is not valid', {
+          headers: { 'www-authenticate': 'Bearer realm="bg-removal-service"' },
+        });
+      }
+    });
+  },
+  { name: 'auth' },
+);
