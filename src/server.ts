@@ -14,17 +14,36 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp(config);
 
+  // On SIGTERM: /ready turns 503 and new work is refused, while requests in flight get up to
+  // SHUTDOWN_GRACE_MS to finish; then the server closes and the process exits 0. A second signal
+  // exits at once.
+  let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
-    app.log.info({ signal }, 'stopping');
-    await app.close();
+    if (stopping) process.exit(0);
+    stopping = true;
+    app.log.info({ signal, inFlight: app.queue.stats.admitted }, 'draining');
+    app.queue.drain();
+    const drained = await within(app.queue.idle(), config.SHUTDOWN_GRACE_MS);
+    if (!drained) app.log.warn({ inFlight: app.queue.stats.admitted }, 'grace period over; stopping with requests in flight');
+    await within(app.close(), 2_000);
+    app.log.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 
   await app.listen({ host: config.HOST, port: config.PORT });
   await app.model.warmed;
   app.log.info({ coldStartMs: Math.round(performance.now() - started) }, 'ready');
+}
+
+/** Whether `promise` settled within `ms`. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 main().catch((error: unknown) => {

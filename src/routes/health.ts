@@ -3,11 +3,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 const healthRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', { config: { public: true } }, async () => ({ status: 'ok' }));
 
-  app.get('/ready', async (_request, reply) => {
-    if (app.model.warm) return { status: 'ready' };
-    return reply.code(503).send({ status: 'starting' });
+  app.get('/ready', { config: { public: true } }, async (_request, reply) => {
+    if (app.queue.isDraining) return reply.code(503).send({ status: 'draining' });
+    if (!app.model.warm) return reply.code(503).send({ status: 'starting' });
+    return { status: 'ready' };
   });
 };
 
