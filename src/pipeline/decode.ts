@@ -57,7 +57,8 @@ export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }):
 
   let header: Metadata;
   try {
-    header = await sharp(bytes).metadata();
+    // Header only, so sharp's own pixel limit is off here: the check below gives the clearer answer.
+    header = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw decodeFailed(error);
   }
