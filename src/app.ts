@@ -5,10 +5,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Config } from './config.js';
+import auth from './plugins/auth.js';
 import downloader from './plugins/downloader.js';
 import errorHandler from './plugins/error-handler.js';
 import model from './plugins/model.js';
 import requestLog from './plugins/request-log.js';
+import workQueue from './plugins/work-queue.js';
 import health from './routes/health.js';
 import removeBackground from './routes/remove-background.js';
 
@@ -48,7 +50,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(sensible);
   await app.register(errorHandler);
   await app.register(requestLog);
+  await app.register(auth);
   await app.register(model);
+  await app.register(workQueue);
   await app.register(downloader);
   await app.register(health);
   await app.register(removeBackground);

@@ -44,17 +44,53 @@ export const ConfigSchema = Type.Object({
     minimum: 1, default: 25 * MiB,
     description: 'Largest image body accepted from a source, counted while streaming. Guards memory against huge or endless bodies.',
   }),
+  CONNECT_TIMEOUT_MS: Type.Integer({
+    minimum: 1, default: 10_000,
+    description: 'Time allowed to open a connection to a source. Guards against sources that accept no connection.',
+  }),
+  HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 1, default: 10_000,
+    description: 'Time allowed for a source to send its response headers once asked.',
+  }),
   FETCH_TIMEOUT_MS: Type.Integer({
     minimum: 1, default: 10_000,
-    description: 'Time allowed for the whole download of a source image. Guards against slow or stalled sources holding a request.',
+    description: 'Time allowed for the whole download, redirects included. Guards against slow sources (a byte a second) holding a request.',
   }),
   MAX_REDIRECTS: Type.Integer({
     minimum: 0, maximum: 20, default: 3,
     description: 'Redirects followed per download, each one checked again. Guards against redirect loops and long chains.',
   }),
+  ALLOWED_HOSTS: Type.String({
+    default: '',
+    description: 'Comma-separated host names images may be fetched from (`*.example.com` also matches its subdomains), checked on every redirect. Empty allows any host with a public address.',
+  }),
+  ALLOW_PRIVATE_NETWORKS: Type.Boolean({
+    default: false,
+    description: 'Allow sources on loopback, private (RFC 1918), carrier-grade NAT and unique-local addresses, for internal deployments. Off, a URL cannot make the service reach inside its own network (SSRF). Link-local (cloud metadata), multicast and reserved addresses stay refused either way.',
+  }),
   MAX_INPUT_PIXELS: Type.Integer({
     minimum: 1, default: 50_000_000,
     description: 'Largest image (width x height) accepted, checked from the header before decoding. Guards memory against decompression bombs.',
+  }),
+  API_KEYS: Type.String({
+    default: '',
+    description: 'Comma-separated API keys (16 characters or more each). When set, requests need `Authorization: Bearer <key>` or `X-Api-Key: <key>`; /health and /ready stay open. Empty leaves the API open.',
+  }),
+  MAX_CONCURRENCY: Type.Integer({
+    minimum: 1, maximum: 64, default: 1,
+    description: 'Requests whose CPU work (decode, inference, encode) runs at once. One, with onnxruntime using every core, gives the best latency and keeps memory flat.',
+  }),
+  QUEUE_LIMIT: Type.Integer({
+    minimum: 0, maximum: 10_000, default: 16,
+    description: 'Requests that may wait (downloading or queued) beyond those running. Past it the service answers 503 at once instead of letting work pile up in memory.',
+  }),
+  REQUEST_DEADLINE_MS: Type.Integer({
+    minimum: 100, default: 30_000,
+    description: 'Time a request may take in all, queue wait included; past it the service answers 503 rather than work for a client that gave up.',
+  }),
+  SHUTDOWN_GRACE_MS: Type.Integer({
+    minimum: 0, default: 10_000,
+    description: 'On SIGTERM, time given to requests in flight to finish before the process exits.',
   }),
   BODY_LIMIT_BYTES: Type.Integer({
     minimum: 1024, default: 64 * 1024,
@@ -62,7 +98,10 @@ export const ConfigSchema = Type.Object({
   }),
 });
 
-export type Config = Readonly<Static<typeof ConfigSchema>>;
+type Settings = Static<typeof ConfigSchema>;
+/** Comma-separated settings, as the lists they stand for. */
+type ListSetting = 'ALLOWED_HOSTS' | 'API_KEYS';
+export type Config = Readonly<Omit<Settings, ListSetting> & Record<ListSetting, readonly string[]>>;
 export type SettingName = keyof Config;
 
 export class ConfigError extends Error {
@@ -86,11 +125,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const config = converted as Static<typeof ConfigSchema>;
-  config.MODEL_PATH = path.resolve(projectRoot, config.MODEL_PATH);
-  if (config.INFERENCE_THREADS === 0) config.INFERENCE_THREADS = Math.max(1, os.availableParallelism());
-  return Object.freeze(config);
+  const settings = converted as Settings;
+  const config = {
+    ...settings,
+    MODEL_PATH: path.resolve(projectRoot, settings.MODEL_PATH),
+    INFERENCE_THREADS: settings.INFERENCE_THREADS === 0 ? Math.max(1, os.availableParallelism()) : settings.INFERENCE_THREADS,
+    ALLOWED_HOSTS: list(settings.ALLOWED_HOSTS).map((host) => host.toLowerCase()),
+    API_KEYS: list(settings.API_KEYS),
+  };
+  const listProblems = [
+    ...config.ALLOWED_HOSTS.filter((host) => !/^(\*\.)?[a-z0-9.-]+$/.test(host)).map((host) => `  ALLOWED_HOSTS: "${host}" is not a host name or *.domain`),
+    ...config.API_KEYS.filter((key) => key.length < 16).map(() => '  API_KEYS: every key needs 16 characters or more'),
+  ];
+  if (listProblems.length > 0) throw new ConfigError(`invalid configuration:\n${listProblems.join('\n')}`);
+  return Object.freeze({ ...config, ALLOWED_HOSTS: Object.freeze(config.ALLOWED_HOSTS), API_KEYS: Object.freeze(config.API_KEYS) });
 }
+
+const list = (value: string): string[] =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 
 /** Every setting with its default and description, in declaration order (for docs and .env.example). */
 export function describeSettings(): { name: SettingName; default: unknown; description: string }[] {

@@ -4,6 +4,9 @@
 export const errorCatalog = {
   invalid_request: { status: 400, description: 'The body or a parameter does not match the schema (unknown field, wrong type, value out of range).' },
   unsupported_url: { status: 400, description: 'The image URL is not an absolute http(s) URL, or it carries credentials.' },
+  unauthorized: { status: 401, description: 'API keys are enabled and the request carries no valid one (`Authorization: Bearer <key>` or `X-Api-Key`).' },
+  forbidden_address: { status: 403, description: 'The image URL (or a redirect) leads to an address the service does not connect to: loopback, private, link-local, cloud metadata, reserved.' },
+  forbidden_host: { status: 403, description: 'ALLOWED_HOSTS is set and the image URL (or a redirect) names a host not on it.' },
   not_found: { status: 404, description: 'No such route.' },
   too_large: { status: 413, description: 'The source image (or the request body) is larger than the byte limit.' },
   too_many_pixels: { status: 413, description: 'The image has more pixels than the pixel limit; refused from its header, before decoding.' },
@@ -14,6 +17,9 @@ export const errorCatalog = {
   too_many_redirects: { status: 502, description: 'The image source redirected more often than MAX_REDIRECTS allows.' },
   source_unreachable: { status: 502, description: 'The image source could not be reached (DNS failure, refused or reset connection).' },
   source_timeout: { status: 504, description: 'The image source was too slow to connect, answer or finish sending.' },
+  client_closed: { status: 499, description: 'The client went away before the answer; the work was dropped. Never seen by clients: it appears in logs.' },
+  overloaded: { status: 503, description: 'Every work slot and queue place is taken; retry after the `Retry-After` seconds.' },
+  deadline_exceeded: { status: 503, description: 'The request could not finish within REQUEST_DEADLINE_MS (queue wait included); retry after the `Retry-After` seconds.' },
   not_ready: { status: 503, description: 'The service is starting (model not yet warmed) or shutting down.' },
   internal: { status: 500, description: 'An unexpected failure; the message never carries details, the log does.' },
 } as const satisfies Record<string, { status: number; description: string }>;

@@ -25,6 +25,7 @@ export default fp(
       const status = serviceError ? error.statusCode : code === 'internal' ? 500 : (error.statusCode ?? 400);
       // A failure of ours gets its stack in the log; a refusal or a failing source gets one line.
       if (code === 'internal') request.log.error({ err: error }, 'request failed');
+      else if (code === 'client_closed') request.log.info({ code }, 'client left');
       else request.log.warn({ code, reason: error.message }, 'request refused');
       if (serviceError) reply.headers(error.headers);
       request.errorCode = code;

@@ -8,7 +8,8 @@ interface Teardown {
 }
 
 export async function buildTestApp(t: Teardown, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', ...env }));
+  // Test sources listen on 127.0.0.1, which the service refuses unless told otherwise.
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', ALLOW_PRIVATE_NETWORKS: 'true', ...env }));
   t.teardown(() => app.close());
   await app.ready();
   await app.model.warmed;

@@ -189,3 +189,103 @@ t.test('POST /remove-background', async (t) => {
     t.not(replaced.headers['x-request-id'], 'bad id\nwith newline');
   });
 });
+
+t.test('with default settings, sources inside the network are refused and never contacted', async (t) => {
+  const app = await buildTestApp(t, { ALLOW_PRIVATE_NETWORKS: 'false' });
+  const source = await startSourceServer(t, { '/disc.png': await discImage() });
+  const port = new URL(source.origin).port;
+  for (const url of [
+    `http://127.0.0.1:${port}/disc.png`,
+    `http://localhost:${port}/disc.png`,
+    `http://[::1]:${port}/disc.png`,
+    `http://[::ffff:127.0.0.1]:${port}/disc.png`,
+    `http://2130706433:${port}/disc.png`,
+    'http://169.254.169.254/latest/meta-data/iam/',
+    'http://10.1.2.3/disc.png',
+  ]) {
+    const response = await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: url } });
+    t.equal(response.statusCode, 403, url);
+    t.equal(response.json().error.code, 'forbidden_address');
+  }
+  t.equal(source.connections, 0, 'no connection reached the server');
+});
+
+t.test('ALLOWED_HOSTS limits the hosts images come from', async (t) => {
+  const app = await buildTestApp(t, { ALLOWED_HOSTS: 'images.example.com' });
+  const source = await startSourceServer(t, { '/disc.png': await discImage() });
+  const response = await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/disc.png') } });
+  t.equal(response.statusCode, 403);
+  t.equal(response.json().error.code, 'forbidden_host');
+  t.equal(source.connections, 0);
+});
+
+t.test('a source larger than MAX_DOWNLOAD_BYTES is 413 too_large', async (t) => {
+  const app = await buildTestApp(t, { MAX_DOWNLOAD_BYTES: '1000' });
+  const source = await startSourceServer(t, { '/disc.png': await discImage() });
+  const response = await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/disc.png') } });
+  t.equal(response.statusCode, 413);
+  t.equal(response.json().error.code, 'too_large');
+});
+
+t.test('overload: past the slots and the queue, requests get 503 with Retry-After at once', async (t) => {
+  const app = await buildTestApp(t, { MAX_CONCURRENCY: '1', QUEUE_LIMIT: '2' });
+  const source = await startSourceServer(t, { '/disc.jpg': await discImage(1600, 1200, 'jpeg') });
+  const started = Date.now();
+  const responses = await Promise.all(
+    Array.from({ length: 8 }, () => app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/disc.jpg') } })),
+  );
+  const statuses = responses.map((r) => r.statusCode).sort();
+  t.same(statuses, [200, 200, 200, 503, 503, 503, 503, 503], 'one running and two queued succeed; the rest are refused');
+  for (const response of responses.filter((r) => r.statusCode === 503)) {
+    t.equal(response.json().error.code, 'overloaded');
+    t.match(response.headers['retry-after'], /^[1-9]\d*$/);
+  }
+  t.ok(Date.now() - started < 60_000, 'bounded');
+  t.same(app.queue.stats.admitted, 0, 'every place was given back');
+  const after = await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/disc.jpg') } });
+  t.equal(after.statusCode, 200, 'and the service serves again');
+});
+
+t.test('a request past its deadline gets 503 deadline_exceeded', async (t) => {
+  const app = await buildTestApp(t, { REQUEST_DEADLINE_MS: '300' });
+  const source = await startSourceServer(t, {
+    '/slow.png': (_request, response) => {
+      const timer = setTimeout(() => response.end(), 3000);
+      response.on('close', () => clearTimeout(timer));
+    },
+  });
+  const started = Date.now();
+  const response = await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/slow.png') } });
+  t.equal(response.statusCode, 503);
+  t.equal(response.json().error.code, 'deadline_exceeded');
+  t.match(response.headers['retry-after'], /^\d+$/);
+  t.ok(Date.now() - started < 2000, 'answered at the deadline, not when the source finished');
+  t.equal(app.queue.stats.admitted, 0);
+});
+
+t.test('a client that leaves while queued is dropped before inference, and its place is freed', async (t) => {
+  const app = await buildTestApp(t, { MAX_CONCURRENCY: '1', QUEUE_LIMIT: '4' });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address() as { port: number };
+  const source = await startSourceServer(t, { '/big.jpg': await discImage(3000, 2000, 'jpeg'), '/disc.png': await discImage() });
+  const { request } = await import('undici');
+  const endpoint = `http://127.0.0.1:${address.port}/remove-background`;
+  const send = (path: string, signal?: AbortSignal) =>
+    request(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_url: source.url(path) }), ...(signal && { signal }) });
+
+  const first = send('/big.jpg');
+  // Wait until the first request holds the slot, then queue a second one and leave.
+  while (app.queue.stats.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const controller = new AbortController();
+  const second = send('/disc.png', controller.signal);
+  while (app.queue.stats.queued === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  controller.abort();
+  await t.rejects(second);
+  const completedBefore = app.queue.stats.completed;
+  const firstResponse = await first;
+  t.equal(firstResponse.statusCode, 200);
+  await firstResponse.body.arrayBuffer();
+  while (app.queue.stats.admitted > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.equal(app.queue.stats.completed, completedBefore + 1, 'only the first request ran; the one that left never reached inference');
+  t.equal(app.queue.stats.queued, 0);
+});
