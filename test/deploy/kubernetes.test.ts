@@ -121,6 +121,9 @@ t.test('environment: only known settings and runtime variables, with values the 
   for (const name of Object.keys(env)) t.ok(settingNames.includes(name) || runtimeVariables.includes(name), `${name} is known`);
   t.doesNotThrow(() => loadConfig(env));
   if (env.PORT !== undefined) t.equal(Number(env.PORT), container.ports[0]!.containerPort);
+  if (env.INFERENCE_THREADS !== undefined) {
+    t.ok(Number(env.INFERENCE_THREADS) <= Number(container.resources.limits.cpu), 'no more inference threads than the CPU limit');
+  }
 });
 
 t.test('the pod runs as the image user, not root', async (t) => {
