@@ -15,7 +15,7 @@ export const runtimeVariables: readonly string[] = ['NODE_ENV', 'MALLOC_ARENA_MA
 export const buildVariables: readonly string[] = ['MODEL_MIRROR'];
 export const settingNames: readonly string[] = describeSettings().map((setting) => setting.name);
 
-/** How long the service drains in-flight requests after SIGTERM before it stops regardless. */
+/** How long the service may spend draining in-flight requests after SIGTERM: the grace period must cover it. */
 export const drainSeconds = 10;
 
 export interface Instruction {
