@@ -1,19 +1,68 @@
-# A plain image that builds and runs the service. (See the README's Docker section.)
-FROM node:22-bookworm-slim
+# Two stages. `build` installs everything, compiles the TypeScript, fetches and verifies the model
+# weights, then drops the dev dependencies; `runtime` holds only what the service runs.
+#
+#   docker build -t bg-removal-service .
+#   docker build --build-arg MODEL_MIRROR=model-mirror -t bg-removal-service .   # weights from ./model-mirror/
+#   docker run --rm -p 8000:8000 bg-removal-service
+#
+# glibc (Debian) rather than Alpine: onnxruntime-node ships glibc binaries only.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY models/*.json ./models/
+COPY scripts ./scripts
+COPY src ./src
+# Always present (it holds a README), so this COPY never fails; it holds weights only when someone
+# puts a mirror there. .dockerignore lets it through, unlike models/*.onnx.
+COPY model-mirror ./model-mirror
+
+# Where fetch-model copies the weights from: a folder in the build context (model-mirror) or a URL
+# prefix, with a SHA256SUMS next to the weights. Empty: download the upstream file. Either way the
+# digest is checked against models/u2netp.json and a mismatch fails the build.
+ARG MODEL_MIRROR=""
+
+# npm ci runs the prepare script (tsc, then fetch-model). onnxruntime-node ships binaries for every
+# OS and CPU (about 290 MB); only this platform's are kept, and the import check fails the build if
+# pruning went too far.
+RUN npm ci \
+ && npm prune --omit=dev \
+ && arch="$(node -p process.arch)" \
+ && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} + \
+ && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -name "$arch" -exec rm -rf {} + \
+ && node --input-type=module -e "await import('onnxruntime-node'); await import('sharp')"
+
+
+FROM node:22-bookworm-slim AS runtime
+# tini is PID 1: it forwards SIGTERM to node and reaps zombies. Node as PID 1 would ignore a SIGTERM
+# that arrives before the service installs its handler (while the model loads), so `docker stop`
+# would wait for its SIGKILL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
-# Set to a folder in the build context or a URL prefix to copy the weights from a mirror.
-ARG MODEL_MIRROR=""
-ENV MODEL_MIRROR=${MODEL_MIRROR}
+# One worker in a 1 GB, 2-core container. MALLOC_ARENA_MAX: glibc malloc otherwise makes up to
+# 8 arenas per core, and native image and tensor buffers fragment across them. sharp looks at it
+# too: on glibc without it (or jemalloc) sharp limits libvips to one thread per image; with it, one
+# per visible core. UV_THREADPOOL_SIZE: libuv's pool runs sharp's jobs; one thread per core.
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    MALLOC_ARENA_MAX=2 \
+    UV_THREADPOOL_SIZE=2
 
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
-COPY models ./models
-COPY src ./src
-COPY scripts ./scripts
-# npm ci builds and fetches the verified weights (the prepare script); then drop dev dependencies.
-RUN npm ci && npm prune --omit=dev && npm cache clean --force
+# Owned by root and read-only to the service: it never writes to its code or weights.
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/models ./models
 
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000
+# The base image's `node` user, by number so Kubernetes' runAsNonRoot can check it.
+USER 1000:1000
 EXPOSE 8000
-USER node
+# Slim images have no curl; node's own fetch does. Liveness only: /ready is for load balancers.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/src/server.js"]
