@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { describeSettings, projectRoot } from '../../src/config.js';
+import { describeSettings, loadConfig, projectRoot } from '../../src/config.js';
 
 export function readProjectFile(...parts: string[]): string {
   return readFileSync(path.join(projectRoot, ...parts), 'utf8');
@@ -15,8 +15,8 @@ export const runtimeVariables: readonly string[] = ['NODE_ENV', 'MALLOC_ARENA_MA
 export const buildVariables: readonly string[] = ['MODEL_MIRROR'];
 export const settingNames: readonly string[] = describeSettings().map((setting) => setting.name);
 
-/** How long the service may spend draining in-flight requests after SIGTERM: the grace period must cover it. */
-export const drainSeconds = 10;
+/** How long the service may spend draining in-flight requests after SIGTERM (SHUTDOWN_GRACE_MS): the grace period must cover it. */
+export const drainSeconds = loadConfig({}).SHUTDOWN_GRACE_MS / 1000;
 
 export interface Instruction {
   keyword: string;
