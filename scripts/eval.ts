@@ -6,7 +6,7 @@
 // alpha mask, and is scored by IoU and boundary F (both masks binarised at 0.5), MAE (soft alpha),
 // and time. A refusal (a ServiceError such as no_foreground) is listed and scored as an empty mask,
 // so refusals cost quality instead of dropping out of the averages.
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -111,6 +111,9 @@ export interface EvalReport {
 
 /** The images of `folder`/images that have a mask, and those that do not. */
 export function pairImages(folder: string): { pairs: { name: string; image: string; mask: string }[]; unmatched: string[] } {
+  for (const sub of ['images', 'masks']) {
+    if (!existsSync(path.join(folder, sub))) throw new UsageError(`${folder} has no ${sub}/ folder`);
+  }
   const masks = new Set(readdirSync(path.join(folder, 'masks')));
   const pairs: { name: string; image: string; mask: string }[] = [];
   const unmatched: string[] = [];

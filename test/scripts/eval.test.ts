@@ -35,6 +35,7 @@ t.test('evaluateFolder scores a found subject, a refusal and skips what has no m
   mkdirSync(path.join(folder, 'images', '.hidden'));
 
   t.same(pairImages(folder).pairs.map((p) => p.name), ['blank.png', 'disc.png']);
+  t.throws(() => pairImages(path.join(folder, 'images')), UsageError, 'a folder without images/ and masks/');
 
   const config = loadConfig({});
   const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
