@@ -1,0 +1,286 @@
+// npm run eval -- <folder> [--subject largest|all] [--threshold 0..1] [--tolerance px] [--json file]
+//
+// Measures cutout quality against ground truth, running the pipeline in-process (no HTTP): every
+// <folder>/images/<name>.<ext> that has a <folder>/masks/<name>.png (greyscale or grey RGB, 0
+// background, 255 foreground, the photo's size) goes through removeBackground() as an uncropped
+// alpha mask, and is scored by IoU and boundary F (both masks binarised at 0.5), MAE (soft alpha),
+// and time. A refusal (a ServiceError such as no_foreground) is listed and scored as an empty mask,
+// so refusals cost quality instead of dropping out of the averages.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { loadConfig } from '../src/config.js';
+import { ServiceError, type ErrorCode } from '../src/errors.js';
+import { removeBackground, type SubjectMode } from '../src/pipeline/index.js';
+import { Segmenter } from '../src/pipeline/segment.js';
+import { StageTimer, type Stage } from '../src/pipeline/timings.js';
+import { scoreMask } from './eval/metrics.js';
+
+export const DEFAULT_TOLERANCE = 3;
+
+export interface EvalOptions {
+  subject: SubjectMode;
+  /** The pipeline's mask threshold (0..1); the scores always binarise at 0.5. */
+  threshold: number;
+  /** Boundary match tolerance in image pixels. */
+  tolerance: number;
+}
+
+export interface EvalArgs extends EvalOptions {
+  folder: string;
+  json: string | undefined;
+}
+
+export const USAGE =
+  'usage: npm run eval -- <folder> [--subject largest|all] [--threshold 0..1] [--tolerance px] [--json file]\n' +
+  '  <folder> holds images/ and masks/ (masks/<name>.png for images/<name>.<ext>)';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The command line (without node and the script), checked; `defaultThreshold` is the service's. */
+export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        subject: { type: 'string', default: 'largest' },
+        threshold: { type: 'string' },
+        tolerance: { type: 'string' },
+        json: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError('give exactly one folder');
+  if (values.subject !== 'largest' && values.subject !== 'all') throw new UsageError(`--subject must be largest or all, not ${values.subject}`);
+  const threshold = values.threshold === undefined ? defaultThreshold : Number(values.threshold);
+  if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold must be between 0 and 1 (exclusive), not ${values.threshold}`);
+  const tolerance = values.tolerance === undefined ? DEFAULT_TOLERANCE : Number(values.tolerance);
+  if (!(tolerance >= 0 && tolerance <= 100)) throw new UsageError(`--tolerance must be 0 to 100 pixels, not ${values.tolerance}`);
+  return { folder: positionals[0]!, subject: values.subject, threshold, tolerance, json: values.json };
+}
+
+export interface ImageResult {
+  name: string;
+  width: number;
+  height: number;
+  /** Wall time of removeBackground() (decode, infer, mask, encode), ms. */
+  ms: number;
+  /** Per-stage ms from the pipeline's own timer. */
+  stages: Partial<Record<Stage, number>>;
+  /** The refusal's code, or null when a mask came back. */
+  refused: ErrorCode | null;
+  iou: number;
+  /** Area precision and recall of the binarised masks: too much kept, or too little. */
+  areaPrecision: number;
+  areaRecall: number;
+  mae: number;
+  boundaryF: number;
+  boundaryPrecision: number;
+  boundaryRecall: number;
+}
+
+export interface EvalSummary {
+  images: number;
+  iou: number;
+  mae: number;
+  boundaryF: number;
+  areaPrecision: number;
+  areaRecall: number;
+  ms: number;
+  refusals: { name: string; code: ErrorCode }[];
+}
+
+export interface EvalReport {
+  folder: string;
+  options: EvalOptions;
+  results: ImageResult[];
+  /** Images without a mask, left out. */
+  unmatched: string[];
+  summary: EvalSummary;
+}
+
+/** The images of `folder`/images that have a mask, and those that do not. */
+export function pairImages(folder: string): { pairs: { name: string; image: string; mask: string }[]; unmatched: string[] } {
+  for (const sub of ['images', 'masks']) {
+    if (!existsSync(path.join(folder, sub))) throw new UsageError(`${folder} has no ${sub}/ folder`);
+  }
+  const masks = new Set(readdirSync(path.join(folder, 'masks')));
+  const pairs: { name: string; image: string; mask: string }[] = [];
+  const unmatched: string[] = [];
+  for (const name of readdirSync(path.join(folder, 'images')).sort()) {
+    if (name.startsWith('.')) continue;
+    const mask = `${path.parse(name).name}.png`;
+    if (masks.has(mask)) pairs.push({ name, image: path.join(folder, 'images', name), mask: path.join(folder, 'masks', mask) });
+    else unmatched.push(name);
+  }
+  return { pairs, unmatched };
+}
+
+/** The first channel of an image, one byte per pixel (a grey mask stored as RGB reads the same). */
+async function readGrey(input: string | Buffer): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const { data, info } = await sharp(input).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+const mean = (values: number[]): number => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
+
+export interface EvalContext {
+  segmenter: Segmenter;
+  maxPixels: number;
+  /** Called once per image as it starts, for progress. */
+  progress?: (done: number, total: number, name: string) => void;
+}
+
+export async function evaluateFolder(folder: string, options: EvalOptions, context: EvalContext): Promise<EvalReport> {
+  const { pairs, unmatched } = pairImages(folder);
+  const results: ImageResult[] = [];
+  for (const [index, pair] of pairs.entries()) {
+    context.progress?.(index, pairs.length, pair.name);
+    const bytes = await readFile(pair.image);
+    const truth = await readGrey(pair.mask);
+    const timer = new StageTimer();
+    const started = performance.now();
+    try {
+      const result = await removeBackground(
+        bytes,
+        { crop: false, margin: 0, subject: options.subject, channels: 'alpha', threshold: options.threshold },
+        { segmenter: context.segmenter, maxPixels: context.maxPixels, timer },
+      );
+      const ms = performance.now() - started;
+      const predicted = await readGrey(result.png);
+      if (predicted.width !== truth.width || predicted.height !== truth.height) {
+        throw new Error(`${pair.name}: the photo is ${predicted.width}x${predicted.height} but its mask is ${truth.width}x${truth.height}`);
+      }
+      results.push(score(pair.name, predicted.data, truth, ms, timer, null, options.tolerance));
+    } catch (error) {
+      if (!(error instanceof ServiceError)) throw error;
+      const ms = performance.now() - started;
+      results.push(score(pair.name, new Uint8Array(truth.data.length), truth, ms, timer, error.code, options.tolerance));
+    }
+  }
+
+  const pick = (key: 'iou' | 'mae' | 'boundaryF' | 'areaPrecision' | 'areaRecall' | 'ms'): number => mean(results.map((r) => r[key]));
+  return {
+    folder,
+    options,
+    results,
+    unmatched,
+    summary: {
+      images: results.length,
+      iou: pick('iou'),
+      mae: pick('mae'),
+      boundaryF: pick('boundaryF'),
+      areaPrecision: pick('areaPrecision'),
+      areaRecall: pick('areaRecall'),
+      ms: pick('ms'),
+      refusals: results.flatMap((r) => (r.refused ? [{ name: r.name, code: r.refused }] : [])),
+    },
+  };
+}
+
+function score(
+  name: string,
+  predicted: Uint8Array,
+  truth: { data: Uint8Array; width: number; height: number },
+  ms: number,
+  timer: StageTimer,
+  refused: ErrorCode | null,
+  tolerance: number,
+): ImageResult {
+  const scores = scoreMask(predicted, truth.data, truth.width, truth.height, tolerance);
+  const { total: _total, ...stages } = timer.summary();
+  return {
+    name,
+    width: truth.width,
+    height: truth.height,
+    ms,
+    stages,
+    refused,
+    iou: scores.area.iou,
+    areaPrecision: scores.area.precision,
+    areaRecall: scores.area.recall,
+    mae: scores.mae,
+    boundaryF: scores.boundary.f,
+    boundaryPrecision: scores.boundary.precision,
+    boundaryRecall: scores.boundary.recall,
+  };
+}
+
+/** The report as a plain-text table: one row per image, then the means and the refusals. */
+export function formatTable(report: EvalReport): string {
+  const { options, summary } = report;
+  const nameWidth = Math.max(5, ...report.results.map((r) => r.name.length));
+  const f3 = (n: number) => (Number.isNaN(n) ? '  -  ' : n.toFixed(3));
+  const row = (cells: string[]) => cells.join('  ');
+  const header = row([
+    'image'.padEnd(nameWidth), 'size'.padEnd(9), '  IoU', '  MAE', `bF@${options.tolerance}px`.padStart(7), 'areaP', 'areaR', '    ms', 'note',
+  ]);
+  const lines = [
+    `${report.folder}: subject ${options.subject}, threshold ${options.threshold}, boundary tolerance ${options.tolerance} px`,
+    header,
+    '-'.repeat(header.length),
+  ];
+  for (const r of report.results) {
+    lines.push(row([
+      r.name.padEnd(nameWidth), `${r.width}x${r.height}`.padEnd(9), f3(r.iou), f3(r.mae), f3(r.boundaryF).padStart(7),
+      f3(r.areaPrecision), f3(r.areaRecall), r.ms.toFixed(0).padStart(6), r.refused ? `refused: ${r.refused}` : '',
+    ]).trimEnd());
+  }
+  lines.push('-'.repeat(header.length));
+  lines.push(row([
+    `mean (${summary.images})`.padEnd(nameWidth), ''.padEnd(9), f3(summary.iou), f3(summary.mae), f3(summary.boundaryF).padStart(7),
+    f3(summary.areaPrecision), f3(summary.areaRecall), summary.ms.toFixed(0).padStart(6),
+  ]));
+  lines.push(
+    summary.refusals.length === 0
+      ? 'refusals: none'
+      : `refusals: ${summary.refusals.length} (${summary.refusals.map((r) => `${r.name} ${r.code}`).join(', ')}), scored as empty masks`,
+  );
+  if (report.unmatched.length > 0) lines.push(`left out (no mask): ${report.unmatched.join(', ')}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const args = parseEvalArgs(process.argv.slice(2), config.MASK_THRESHOLD);
+  const folder = path.resolve(args.folder);
+  const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
+  try {
+    await segmenter.warmUp();
+    const options: EvalOptions = { subject: args.subject, threshold: args.threshold, tolerance: args.tolerance };
+    const report = await evaluateFolder(folder, options, {
+      segmenter,
+      maxPixels: config.MAX_INPUT_PIXELS,
+      progress: (done, total, name) => process.stderr.write(`[${done + 1}/${total}] ${name}\n`),
+    });
+    if (report.results.length === 0) throw new UsageError(`no image in ${folder}/images has a mask in ${folder}/masks`);
+    console.log(formatTable(report));
+    if (args.json) {
+      writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`per-image numbers written to ${args.json}`);
+    }
+  } finally {
+    await segmenter.release();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`eval: ${error.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(`eval failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,71 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import t from 'tap';
+import { loadConfig } from '../../src/config.js';
+import { Segmenter } from '../../src/pipeline/segment.js';
+import { evaluateFolder, formatTable, pairImages, parseEvalArgs, UsageError } from '../../scripts/eval.js';
+import { blankImage, discImage, svgScene } from '../helpers/images.js';
+
+t.test('parseEvalArgs: defaults, options and mistakes', async (t) => {
+  t.same(parseEvalArgs(['set'], 0.5), { folder: 'set', subject: 'largest', threshold: 0.5, tolerance: 3, json: undefined });
+  t.same(parseEvalArgs(['set', '--subject', 'all', '--threshold', '0.3', '--tolerance', '5', '--json', 'out.json'], 0.5), {
+    folder: 'set', subject: 'all', threshold: 0.3, tolerance: 5, json: 'out.json',
+  });
+  t.equal(parseEvalArgs(['set'], 0.4).threshold, 0.4, 'the threshold defaults to the service setting');
+  t.throws(() => parseEvalArgs([], 0.5), UsageError, 'no folder');
+  t.throws(() => parseEvalArgs(['a', 'b'], 0.5), UsageError, 'two folders');
+  t.throws(() => parseEvalArgs(['set', '--subject', 'biggest'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--threshold', '1'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--threshold', 'half'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--tolerance', '-1'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--colour', 'red'], 0.5), UsageError, 'unknown option');
+});
+
+t.test('evaluateFolder scores a found subject, a refusal and skips what has no mask', async (t) => {
+  const folder = t.testdir({ images: {}, masks: {} });
+  const [width, height] = [480, 360];
+  writeFileSync(path.join(folder, 'images', 'disc.png'), await discImage(width, height));
+  // The ground truth: the same disc, white on black, stored as RGB as the dev set's masks are.
+  const truth = sharp(svgScene(width, height, [{ kind: 'circle', x: width / 2, y: height / 2, r: height / 4, fill: '#ffffff' }], '#000000'));
+  writeFileSync(path.join(folder, 'masks', 'disc.png'), await truth.png().toBuffer());
+  writeFileSync(path.join(folder, 'images', 'blank.png'), await blankImage(width, height));
+  writeFileSync(path.join(folder, 'masks', 'blank.png'), await truth.png().toBuffer());
+  writeFileSync(path.join(folder, 'images', 'lonely.png'), await blankImage(64, 64));
+  mkdirSync(path.join(folder, 'images', '.hidden'));
+
+  t.same(pairImages(folder).pairs.map((p) => p.name), ['blank.png', 'disc.png']);
+  t.throws(() => pairImages(path.join(folder, 'images')), UsageError, 'a folder without images/ and masks/');
+
+  const config = loadConfig({});
+  const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
+  t.teardown(() => segmenter.release());
+  const seen: string[] = [];
+  const report = await evaluateFolder(folder, { subject: 'largest', threshold: 0.5, tolerance: 3 }, {
+    segmenter,
+    maxPixels: config.MAX_INPUT_PIXELS,
+    progress: (_done, _total, name) => seen.push(name),
+  });
+
+  t.same(seen, ['blank.png', 'disc.png']);
+  t.same(report.unmatched, ['lonely.png']);
+  const [blank, disc] = report.results;
+  t.equal(blank!.refused, 'no_foreground', 'the blank image is refused');
+  t.equal(blank!.iou, 0, 'and scored as an empty mask');
+  t.equal(blank!.boundaryF, 0);
+  t.ok(blank!.mae > 0.1, `its MAE is the subject's share (${blank!.mae.toFixed(3)})`);
+  t.equal(disc!.refused, null);
+  t.ok(disc!.iou > 0.9, `the disc is found (IoU ${disc!.iou.toFixed(3)})`);
+  t.ok(disc!.boundaryF > 0.9, `with its edge (F ${disc!.boundaryF.toFixed(3)})`);
+  t.ok(disc!.mae < 0.05, `MAE ${disc!.mae.toFixed(3)}`);
+  t.ok(disc!.ms > 0 && disc!.stages.infer! > 0, 'timed, with stages');
+  t.same(report.summary.refusals, [{ name: 'blank.png', code: 'no_foreground' }]);
+  t.ok(Math.abs(report.summary.iou - (blank!.iou + disc!.iou) / 2) < 1e-12, 'the refusal counts in the mean');
+
+  const table = formatTable(report);
+  t.match(table, /disc\.png\s+480x360\s+0\.9\d\d/);
+  t.match(table, /blank\.png.*refused: no_foreground/);
+  t.match(table, /mean \(2\)/);
+  t.match(table, /refusals: 1 \(blank\.png no_foreground\)/);
+  t.match(table, /left out \(no mask\): lonely\.png/);
+});
