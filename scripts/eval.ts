@@ -16,6 +16,7 @@ import { loadConfig } from '../src/config.js';
 import { ServiceError, type ErrorCode } from '../src/errors.js';
 import { removeBackground, type SubjectMode } from '../src/pipeline/index.js';
 import { Segmenter } from '../src/pipeline/segment.js';
+import { warmUp } from '../src/pipeline/warm-up.js';
 import { StageTimer, type Stage } from '../src/pipeline/timings.js';
 import { scoreMask } from './eval/metrics.js';
 
@@ -137,6 +138,7 @@ const mean = (values: number[]): number => (values.length === 0 ? NaN : values.r
 export interface EvalContext {
   segmenter: Segmenter;
   maxPixels: number;
+  pngCompressionLevel: number;
   /** Called once per image as it starts, for progress. */
   progress?: (done: number, total: number, name: string) => void;
 }
@@ -154,7 +156,7 @@ export async function evaluateFolder(folder: string, options: EvalOptions, conte
       const result = await removeBackground(
         bytes,
         { crop: false, margin: 0, subject: options.subject, channels: 'alpha', threshold: options.threshold },
-        { segmenter: context.segmenter, maxPixels: context.maxPixels, timer },
+        { segmenter: context.segmenter, maxPixels: context.maxPixels, pngCompressionLevel: context.pngCompressionLevel, timer },
       );
       const ms = performance.now() - started;
       const predicted = await readGrey(result.png);
@@ -256,11 +258,12 @@ async function main(): Promise<void> {
   const folder = path.resolve(args.folder);
   const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
   try {
-    await segmenter.warmUp();
+    await warmUp(segmenter); // so the first image's time is not the engine's set-up
     const options: EvalOptions = { subject: args.subject, threshold: args.threshold, tolerance: args.tolerance };
     const report = await evaluateFolder(folder, options, {
       segmenter,
       maxPixels: config.MAX_INPUT_PIXELS,
+      pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
       progress: (done, total, name) => process.stderr.write(`[${done + 1}/${total}] ${name}\n`),
     });
     if (report.results.length === 0) throw new UsageError(`no image in ${folder}/images has a mask in ${folder}/masks`);

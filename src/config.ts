@@ -40,6 +40,10 @@ export const ConfigSchema = Type.Object({
     exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5,
     description: 'Mask level (0..1, after min-max normalisation) above which a pixel belongs to a subject when components are labelled.',
   }),
+  PNG_COMPRESSION_LEVEL: Type.Integer({
+    minimum: 0, maximum: 9, default: 1,
+    description: 'zlib level of the PNG answers, 0 (none) to 9. Level 1 encodes about 2.5 times faster than 6 for files about 30 % larger.',
+  }),
   MAX_DOWNLOAD_BYTES: Type.Integer({
     minimum: 1, default: 25 * MiB,
     description: 'Largest image body accepted from a source, counted while streaming. Guards memory against huge or endless bodies.',

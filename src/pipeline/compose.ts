@@ -1,8 +1,14 @@
 // The cutout: the original colours with the subject's alpha, cropped to the subject.
 //
+// The decoded image's own alpha channel receives the subject's alpha (multiplied by whatever alpha
+// the input had, so nothing the input hid shows), and libvips crops and encodes from that buffer.
+// Resizing the mask and writing it happen in one pass over the subject's region only: at 12
+// megapixels that is about three times faster than a libvips resize followed by a separate pass.
 // Colours stay straight (not premultiplied): a pixel keeps its own RGB whatever its alpha, so edges
 // composite onto any background without the dark fringe that premultiplied colour leaves.
 import type { DecodedImage } from './decode.js';
+import { MODEL_SIZE } from './preprocess.js';
+import { bilinearTaps } from './resample.js';
 
 /**
  * Alpha at or below this (about 2 %) counts as background: it is invisible, but left in place such
@@ -18,18 +24,42 @@ export interface Box {
 }
 
 /**
- * Sets alpha at or below ALPHA_FLOOR to 0 (in place) and returns the bounding box of what is left,
- * or null when nothing is.
+ * Resizes the subject's grid (bilinear, as the reference) to the image's size, for `region` only,
+ * and writes the result into the image's alpha channel in the same pass: multiplied by the alpha
+ * already there, faint values cleared. Returns the bounding box of what is left, or null when
+ * nothing is. Pixels outside `region` are not touched.
  */
-export function clearFaintAndBound(alpha: Uint8Array, width: number, height: number): Box | null {
-  let minX = width, minY = height, maxX = -1, maxY = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (alpha[row + x]! <= ALPHA_FLOOR) {
-        alpha[row + x] = 0;
+export function applySubjectAlpha(image: DecodedImage, grid: Uint8Array, region: Box, size = MODEL_SIZE): Box | null {
+  const { pixels, width, height, hasAlpha } = image;
+  const across = bilinearTaps(size, width, region.left, region.left + region.width);
+  const down = bilinearTaps(size, height, region.top, region.top + region.height);
+  // Only the grid columns the region's taps read need blending.
+  const firstColumn = across.start[0]!;
+  const lastColumn = across.start[region.width - 1]! + across.count[region.width - 1]!;
+  const row = new Float32Array(size);
+
+  let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
+  for (let y = 0; y < region.height; y++) {
+    row.fill(0, firstColumn, lastColumn);
+    for (let k = 0; k < down.count[y]!; k++) {
+      const weight = down.weights[y * down.stride + k]!;
+      const gridRow = (down.start[y]! + k) * size;
+      for (let x = firstColumn; x < lastColumn; x++) row[x]! += weight * grid[gridRow + x]!;
+    }
+    let p = ((region.top + y) * width + region.left) * 4 + 3;
+    for (let x = 0; x < region.width; x++, p += 4) {
+      const start = across.start[x]!;
+      const base = x * across.stride;
+      // Enlarging (the usual case) reads two samples; shrinking reads more.
+      let sum = across.weights[base]! * row[start]! + across.weights[base + 1]! * (row[start + 1] ?? 0);
+      for (let k = 2; k < across.count[x]!; k++) sum += across.weights[base + k]! * row[start + k]!;
+      let value = (sum + 0.5) | 0;
+      if (hasAlpha) value = (pixels[p]! * value + 127) / 255 | 0;
+      if (value <= ALPHA_FLOOR) {
+        pixels[p] = 0;
         continue;
       }
+      pixels[p] = value;
       if (x < minX) minX = x;
       if (x > maxX) maxX = x;
       if (y < minY) minY = y;
@@ -37,7 +67,24 @@ export function clearFaintAndBound(alpha: Uint8Array, width: number, height: num
     }
   }
   if (maxX < 0) return null;
-  return { left: minX, top: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+  return { left: region.left + minX, top: region.top + minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}
+
+/** Sets alpha to 0 for the pixels of `box` outside `region` (they lie beyond the subject's reach). */
+export function clearAlphaOutside(image: DecodedImage, region: Box, box: Box): void {
+  const { pixels, width } = image;
+  const regionRight = region.left + region.width;
+  const regionBottom = region.top + region.height;
+  for (let y = box.top; y < box.top + box.height; y++) {
+    const inside = y >= region.top && y < regionBottom;
+    for (let x = box.left; x < box.left + box.width; x++) {
+      if (inside && x >= region.left && x < regionRight) {
+        x = regionRight - 1; // skip the region's span of this row
+        continue;
+      }
+      pixels[(y * width + x) * 4 + 3] = 0;
+    }
+  }
 }
 
 /** The box grown by `margin` pixels on every side, clamped to the image. */
@@ -47,42 +94,4 @@ export function padBox(box: Box, margin: number, width: number, height: number):
   const right = Math.min(width, box.left + box.width + margin);
   const bottom = Math.min(height, box.top + box.height + margin);
   return { left, top, width: right - left, height: bottom - top };
-}
-
-/**
- * Multiplies the subject's alpha (in place) by the input's own alpha, when it has one, so the
- * output never shows what the input hid.
- */
-export function applyOwnAlpha(image: DecodedImage, alpha: Uint8Array): void {
-  if (image.channels !== 4) return;
-  const { pixels } = image;
-  for (let a = 0, p = 3; a < alpha.length; a++, p += 4) alpha[a] = (pixels[p]! * alpha[a]! + 127) / 255 | 0;
-}
-
-/** RGBA pixels of `box`: the image's colours with `alpha`. */
-export function cutoutPixels(image: DecodedImage, alpha: Uint8Array, box: Box): Buffer {
-  const out = Buffer.allocUnsafe(box.width * box.height * 4);
-  const { pixels, channels, width } = image;
-  let o = 0;
-  for (let y = box.top; y < box.top + box.height; y++) {
-    let a = y * width + box.left;
-    let p = a * channels;
-    for (let x = 0; x < box.width; x++, a++, p += channels) {
-      out[o++] = pixels[p]!;
-      out[o++] = pixels[p + 1]!;
-      out[o++] = pixels[p + 2]!;
-      out[o++] = alpha[a]!;
-    }
-  }
-  return out;
-}
-
-/** The alpha of `box` alone, one byte per pixel (the mask as a greyscale image). */
-export function maskPixels(alpha: Uint8Array, width: number, box: Box): Buffer {
-  const out = Buffer.allocUnsafe(box.width * box.height);
-  for (let y = 0; y < box.height; y++) {
-    const from = (box.top + y) * width + box.left;
-    out.set(alpha.subarray(from, from + box.width), y * box.width);
-  }
-  return out;
 }

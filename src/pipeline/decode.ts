@@ -3,7 +3,9 @@
 // The format is sniffed from the bytes (a Content-Type header proves nothing), the pixel count is
 // checked from the header before anything is decoded, and sharp's own limits stay on as a second
 // wall. Whatever the input (CMYK, 16-bit, greyscale, palette), the result is interleaved 8-bit
-// sRGB: 3 channels, or 4 when the input has an alpha channel of its own.
+// sRGB with an alpha channel: the input's own, or opaque. The image is decoded once; the model's
+// input is made from these pixels, and the subject's alpha is later written into their alpha
+// channel, so one buffer carries the image from decoding to encoding.
 import sharp, { type Metadata } from 'sharp';
 import { ServiceError } from '../errors.js';
 import { MODEL_SIZE } from './preprocess.js';
@@ -15,8 +17,9 @@ export interface DecodedImage {
   format: ImageFormat;
   width: number;
   height: number;
-  channels: 3 | 4;
-  /** width * height * channels bytes, row-major, interleaved. */
+  /** Whether the input has an alpha channel of its own (otherwise every alpha byte is 255). */
+  hasAlpha: boolean;
+  /** width * height * 4 bytes, RGBA, row-major. */
   pixels: Buffer;
 }
 
@@ -76,10 +79,11 @@ export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }):
   try {
     const { data, info } = await sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, autoOrient: true })
       .toColourspace('srgb')
+      .ensureAlpha(1)
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 && info.channels !== 4) throw new Error(`unexpected channel count ${info.channels}`);
-    return { format, width: info.width, height: info.height, channels: info.channels, pixels: data };
+    if (info.channels !== 4) throw new Error(`unexpected channel count ${info.channels}`);
+    return { format, width: info.width, height: info.height, hasAlpha: header.hasAlpha === true, pixels: data };
   } catch (error) {
     throw decodeFailed(error);
   }
@@ -90,11 +94,9 @@ export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }):
  * aspect ratio), RGB, with any transparency flattened onto white so hidden pixels stay hidden.
  */
 export async function modelPixels(image: DecodedImage): Promise<Buffer> {
-  let pipeline = sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
-  if (image.channels === 4) pipeline = pipeline.flatten({ background: '#ffffff' });
-  return pipeline
+  const pipeline = sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 4 } });
+  return (image.hasAlpha ? pipeline.flatten({ background: '#ffffff' }) : pipeline.removeAlpha())
     .resize(MODEL_SIZE, MODEL_SIZE, { fit: 'fill', kernel: 'lanczos3' })
-    .removeAlpha()
     .raw()
     .toBuffer();
 }

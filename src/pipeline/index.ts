@@ -1,9 +1,9 @@
 // The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
-import { applyOwnAlpha, clearFaintAndBound, cutoutPixels, maskPixels, padBox, type Box } from './compose.js';
+import { applySubjectAlpha, clearAlphaOutside, padBox, type Box } from './compose.js';
 import { decodeImage, modelPixels } from './decode.js';
 import { encodePng } from './encode.js';
-import { hasSubject, normaliseSaliency, subjectGrid, upsampleGrid, type SubjectMode } from './mask.js';
+import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { toModelInput } from './preprocess.js';
 import type { Segmenter } from './segment.js';
 import type { StageTimer } from './timings.js';
@@ -35,6 +35,8 @@ export interface RemovalResult {
 export interface PipelineContext {
   segmenter: Segmenter;
   maxPixels: number;
+  /** zlib level of the PNG (0-9). */
+  pngCompressionLevel: number;
   timer: StageTimer;
   /** Checked between stages: work for a caller that has gone, or is past its deadline, stops there. */
   signal?: AbortSignal;
@@ -56,26 +58,26 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
   signal?.throwIfAborted();
   const d0 = await timer.time('infer', () => segmenter.predict(input));
 
-  const { alpha, subjectBox } = await timer.time('mask', async () => {
+  // The subject's alpha is computed only where the kept grid cells reach, and written into the
+  // decoded image's alpha channel.
+  const { region, subjectBox } = await timer.time('mask', async () => {
     const saliency = normaliseSaliency(d0);
     if (!hasSubject(saliency)) throw noForeground();
     const grid = subjectGrid(saliency.map, options.threshold, options.subject);
-    if (!grid) throw noForeground();
-    const alpha = await upsampleGrid(grid, image.width, image.height);
-    applyOwnAlpha(image, alpha);
-    const subjectBox = clearFaintAndBound(alpha, image.width, image.height);
+    const region = grid && gridRegion(grid, image.width, image.height);
+    if (!grid || !region) throw noForeground();
+    const subjectBox = applySubjectAlpha(image, grid, region);
     if (!subjectBox) throw noForeground();
-    return { alpha, subjectBox };
+    return { region, subjectBox };
   });
 
   signal?.throwIfAborted();
   const box = padBox(subjectBox, options.margin, image.width, image.height);
-  const region: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
-  const png = await timer.time('encode', () =>
-    options.channels === 'alpha'
-      ? encodePng(maskPixels(alpha, image.width, region), region.width, region.height, 1)
-      : encodePng(cutoutPixels(image, alpha, region), region.width, region.height, 4),
-  );
+  const output: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
+  const png = await timer.time('encode', () => {
+    clearAlphaOutside(image, region, output);
+    return encodePng(image, output, options.channels, { compressionLevel: context.pngCompressionLevel });
+  });
 
   return { png, width: image.width, height: image.height, box };
 }

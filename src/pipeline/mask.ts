@@ -7,7 +7,7 @@
 // threshold. Every other cell, including discarded components and their ramps, becomes 0 before
 // the grid is upsampled, so nothing outside the kept subject shows.
 import ndarray from 'ndarray';
-import sharp from 'sharp';
+import type { Box } from './compose.js';
 import { labelComponents, largestComponent } from './components.js';
 import { MODEL_SIZE } from './preprocess.js';
 
@@ -104,13 +104,31 @@ export function dilate(cells: Uint8Array, size: number, radius: number): Uint8Ar
   return result;
 }
 
-/** The grid resized (bilinear, as the reference) to the image's size: one alpha byte per pixel. */
-export async function upsampleGrid(grid: Uint8Array, width: number, height: number, size = MODEL_SIZE): Promise<Buffer> {
-  return sharp(grid, { raw: { width: size, height: size, channels: 1 } })
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
-    .toColourspace('b-w') // sharp would otherwise widen a single band to sRGB
-    .raw()
-    .toBuffer();
+/**
+ * The part of the image (in image pixels) that the grid's non-zero cells can reach once resized:
+ * their bounding box grown by the resize filter's reach (two cells when enlarging; when shrinking
+ * the filter is wider, and the whole axis is taken, which is small then anyway). Null for an empty grid.
+ */
+export function gridRegion(grid: Uint8Array, width: number, height: number, size = MODEL_SIZE): Box | null {
+  let minX = size, minY = size, maxX = -1, maxY = -1;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (grid[y * size + x] === 0) continue;
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (y < minY) minY = y;
+      if (y > maxY) maxY = y;
+    }
+  }
+  if (maxX < 0) return null;
+  const span = (low: number, high: number, length: number): [number, number] => {
+    const scale = length / size;
+    if (scale < 1) return [0, length];
+    return [Math.max(0, Math.floor((low - 2) * scale)), Math.min(length, Math.ceil((high + 3) * scale))];
+  };
+  const [left, right] = span(minX, maxX, width);
+  const [top, bottom] = span(minY, maxY, height);
+  return { left, top, width: right - left, height: bottom - top };
 }
 
 /**

@@ -38,7 +38,13 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
           removeBackground(
             bytes,
             { ...options, threshold: app.config.MASK_THRESHOLD },
-            { segmenter: app.model.segmenter, maxPixels: app.config.MAX_INPUT_PIXELS, timer, signal },
+            {
+              segmenter: app.model.segmenter,
+              maxPixels: app.config.MAX_INPUT_PIXELS,
+              pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL,
+              timer,
+              signal,
+            },
           ),
         signal,
       );

@@ -30,22 +30,22 @@ t.test('sniffFormat refuses what is not an accepted image', async (t) => {
   t.equal(sniffFormat(avifCompatible), 'avif', 'a compatible brand counts');
 });
 
-t.test('decodes to 8-bit sRGB with 3 channels, or 4 when the input has alpha', async (t) => {
+t.test("decodes to 8-bit sRGB RGBA: the input's own alpha, or opaque", async (t) => {
   const jpeg = await decodeImage(await base().jpeg().toBuffer(), limits);
-  t.match(jpeg, { format: 'jpeg', width: 40, height: 20, channels: 3 });
-  t.equal(jpeg.pixels.length, 40 * 20 * 3);
+  t.match(jpeg, { format: 'jpeg', width: 40, height: 20, hasAlpha: false });
+  t.equal(jpeg.pixels.length, 40 * 20 * 4);
+  t.equal(jpeg.pixels[3], 255, 'opaque');
 
   const rgba = await decodeImage(await base().ensureAlpha(0.5).png().toBuffer(), limits);
-  t.equal(rgba.channels, 4);
+  t.equal(rgba.hasAlpha, true);
   t.ok(Math.abs(rgba.pixels[3]! - 127.5) <= 0.5, 'alpha kept');
 
   const grey = await decodeImage(await base().greyscale().png().toBuffer(), limits);
-  t.equal(grey.channels, 3, 'greyscale widened to RGB');
+  t.equal(grey.pixels.length, 40 * 20 * 4, 'greyscale widened to RGBA');
   t.equal(grey.pixels[0], grey.pixels[1]);
 
   const sixteen = await decodeImage(await base().toColourspace('rgb16').png().toBuffer(), limits);
-  t.equal(sixteen.channels, 3);
-  t.equal(sixteen.pixels.length, 40 * 20 * 3, '16-bit brought to 8-bit');
+  t.equal(sixteen.pixels.length, 40 * 20 * 4, '16-bit brought to 8-bit');
   t.ok(Math.abs(sixteen.pixels[2]! - jpeg.pixels[2]!) < 8, 'same colour');
 });
 

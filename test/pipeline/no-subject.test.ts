@@ -44,7 +44,7 @@ async function judge(bytes: Buffer): Promise<{ refused: ErrorCode | null; salien
   lastMap = undefined;
   let refused: ErrorCode | null = null;
   try {
-    await removeBackground(bytes, SERVICE_DEFAULTS, { segmenter, maxPixels: config.MAX_INPUT_PIXELS, timer: new StageTimer() });
+    await removeBackground(bytes, SERVICE_DEFAULTS, { segmenter, maxPixels: config.MAX_INPUT_PIXELS, pngCompressionLevel: config.PNG_COMPRESSION_LEVEL, timer: new StageTimer() });
   } catch (error) {
     if (!(error instanceof ServiceError)) throw error;
     refused = error.code;

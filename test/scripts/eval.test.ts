@@ -44,6 +44,7 @@ t.test('evaluateFolder scores a found subject, a refusal and skips what has no m
   const report = await evaluateFolder(folder, { subject: 'largest', threshold: 0.5, tolerance: 3 }, {
     segmenter,
     maxPixels: config.MAX_INPUT_PIXELS,
+    pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
     progress: (_done, _total, name) => seen.push(name),
   });
 
