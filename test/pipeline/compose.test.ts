@@ -1,21 +1,78 @@
 import t from 'tap';
-import { ALPHA_FLOOR, applyOwnAlpha, clearFaintAndBound, cutoutPixels, maskPixels, padBox } from '../../src/pipeline/compose.js';
+import { ALPHA_FLOOR, applySubjectAlpha, clearAlphaOutside, padBox } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 
-function image(width: number, height: number, channels: 3 | 4, fill: number[]): DecodedImage {
-  const pixels = Buffer.alloc(width * height * channels);
-  for (let i = 0; i < width * height; i++) pixels.set(fill, i * channels);
-  return { format: 'png', width, height, channels, pixels };
+/** A width x height RGBA image of one colour and alpha. */
+function image(width: number, height: number, rgba: number[], hasAlpha = rgba[3] !== 255): DecodedImage {
+  const pixels = Buffer.alloc(width * height * 4);
+  for (let i = 0; i < width * height; i++) pixels.set(rgba, i * 4);
+  return { format: 'png', width, height, hasAlpha, pixels };
+}
+const alphaOf = (img: DecodedImage) => [...img.pixels].filter((_, i) => i % 4 === 3);
+const rgbOf = (img: DecodedImage) => [...img.pixels].filter((_, i) => i % 4 !== 3);
+
+/** A size x size grid, zero but for `values` laid out row by row in `region`. */
+function grid(size: number, region: { left: number; top: number; width: number }, values: number[]): Uint8Array {
+  const cells = new Uint8Array(size * size);
+  values.forEach((value, i) => (cells[(region.top + Math.floor(i / region.width)) * size + region.left + (i % region.width)] = value));
+  return cells;
 }
 
-t.test('clearFaintAndBound clears faint alpha and bounds the rest', async (t) => {
-  const alpha = new Uint8Array(5 * 4);
-  alpha[1 * 5 + 1] = 200;
-  alpha[2 * 5 + 3] = ALPHA_FLOOR + 1;
-  alpha[3 * 5 + 4] = ALPHA_FLOOR; // faint: cleared, outside the box
-  t.same(clearFaintAndBound(alpha, 5, 4), { left: 1, top: 1, width: 3, height: 2 });
-  t.equal(alpha[3 * 5 + 4], 0);
-  t.equal(clearFaintAndBound(new Uint8Array(6).fill(ALPHA_FLOOR), 3, 2), null);
+// The images below are as large as their grid, so resizing the grid is the identity.
+
+t.test('applySubjectAlpha writes the region, clears faint values and bounds what is left', async (t) => {
+  const img = image(5, 5, [10, 20, 30, 255]);
+  const region = { left: 1, top: 1, width: 3, height: 2 };
+  const box = applySubjectAlpha(img, grid(5, region, [0, 200, ALPHA_FLOOR, 0, ALPHA_FLOOR + 1, 0]), region, 5);
+  t.same(box, { left: 2, top: 1, width: 1, height: 2 });
+  t.same(alphaOf(img), [
+    255, 255, 255, 255, 255,
+    255, 0, 200, 0, 255,
+    255, 0, ALPHA_FLOOR + 1, 0, 255,
+    255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255,
+  ], 'the region is written, the rest untouched');
+  t.ok(rgbOf(img).every((v, i) => v === [10, 20, 30][i % 3]), 'colours stay as they were');
+  const faint = image(2, 2, [0, 0, 0, 255]);
+  t.equal(applySubjectAlpha(faint, new Uint8Array(4).fill(ALPHA_FLOOR), { left: 0, top: 0, width: 2, height: 2 }, 2), null);
+});
+
+t.test("applySubjectAlpha multiplies in the input's own alpha, so what it hid stays hidden", async (t) => {
+  const img = image(3, 3, [1, 2, 3, 0], true);
+  img.pixels[7] = 128;
+  img.pixels[11] = 255;
+  const region = { left: 0, top: 0, width: 3, height: 1 };
+  const box = applySubjectAlpha(img, grid(3, region, [255, 255, 100]), region, 3);
+  t.same(alphaOf(img).slice(0, 3), [0, 128, 100]);
+  t.same(box, { left: 1, top: 0, width: 2, height: 1 });
+});
+
+t.test('applySubjectAlpha enlarges the grid smoothly, the region being part of the whole', async (t) => {
+  const cells = grid(4, { left: 1, top: 1, width: 2 }, [255, 255, 255, 255]);
+  const whole = image(40, 40, [0, 0, 0, 255]);
+  applySubjectAlpha(whole, cells, { left: 0, top: 0, width: 40, height: 40 }, 4);
+  const part = image(40, 40, [0, 0, 0, 255]);
+  applySubjectAlpha(part, cells, { left: 5, top: 8, width: 20, height: 15 }, 4);
+  const a = alphaOf(whole);
+  const b = alphaOf(part);
+  let same = true;
+  for (let y = 8; y < 23; y++) for (let x = 5; x < 25; x++) same &&= a[y * 40 + x] === b[y * 40 + x];
+  t.ok(same, 'the region equals that part of the whole');
+  t.equal(a[20 * 40 + 20], 255, 'the middle is solid');
+  const ramp = a.slice(20 * 40, 20 * 40 + 20);
+  t.ok(ramp.every((v, i) => i === 0 || v! >= ramp[i - 1]!), 'the edge rises monotonically');
+  t.ok(ramp.some((v) => v! > 0 && v! < 255), 'and softly');
+});
+
+t.test('clearAlphaOutside zeroes the box outside the region and nothing else', async (t) => {
+  const img = image(6, 4, [0, 0, 0, 255]);
+  clearAlphaOutside(img, { left: 2, top: 1, width: 2, height: 2 }, { left: 1, top: 0, width: 4, height: 4 });
+  t.same(alphaOf(img), [
+    255, 0, 0, 0, 0, 255,
+    255, 0, 255, 255, 0, 255,
+    255, 0, 255, 255, 0, 255,
+    255, 0, 0, 0, 0, 255,
+  ]);
 });
 
 t.test('padBox grows the box and clamps it to the image', async (t) => {
@@ -25,27 +82,4 @@ t.test('padBox grows the box and clamps it to the image', async (t) => {
   t.same(padBox(box, 8, 100, 50), { left: 2, top: 0, width: 36, height: 23 }, 'top clamped at 0');
   t.same(padBox(box, 1000, 100, 50), { left: 0, top: 0, width: 100, height: 50 });
   t.same(padBox({ left: 0, top: 0, width: 1, height: 1 }, 2, 1, 1), { left: 0, top: 0, width: 1, height: 1 });
-});
-
-t.test('cutoutPixels keeps straight colour whatever the alpha', async (t) => {
-  const img = image(3, 2, 3, [10, 20, 30]);
-  const alpha = Uint8Array.from([0, 128, 255, 1, 2, 3]);
-  const out = cutoutPixels(img, alpha, { left: 1, top: 0, width: 2, height: 2 });
-  t.same([...out], [10, 20, 30, 128, 10, 20, 30, 255, 10, 20, 30, 2, 10, 20, 30, 3]);
-});
-
-t.test('applyOwnAlpha multiplies in the input alpha; RGB inputs are untouched', async (t) => {
-  const rgba = image(2, 1, 4, [1, 2, 3, 0]);
-  rgba.pixels[7] = 128;
-  const alpha = Uint8Array.from([255, 255]);
-  applyOwnAlpha(rgba, alpha);
-  t.same([...alpha], [0, 128], 'what the input hid stays hidden');
-  const rgb = Uint8Array.from([7, 9]);
-  applyOwnAlpha(image(2, 1, 3, [1, 2, 3]), rgb);
-  t.same([...rgb], [7, 9]);
-});
-
-t.test('maskPixels copies the box rows', async (t) => {
-  const alpha = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  t.same([...maskPixels(alpha, 3, { left: 1, top: 1, width: 2, height: 2 })], [5, 6, 8, 9]);
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { dilate, hasSubject, HALO_CELLS, NO_SUBJECT_PEAK, normaliseSaliency, subjectGrid, upsampleGrid } from '../../src/pipeline/mask.js';
+import { applySubjectAlpha } from '../../src/pipeline/compose.js';
+import { dilate, gridRegion, hasSubject, HALO_CELLS, NO_SUBJECT_PEAK, normaliseSaliency, subjectGrid } from '../../src/pipeline/mask.js';
 
 const SIZE = 32;
 
@@ -68,8 +69,15 @@ t.test('dilate grows by a square of the radius, clamped at the edges', async (t)
   t.equal(count, 9 + 25);
 });
 
-t.test('upsampleGrid gives one byte per output pixel', async (t) => {
-  const alpha = await upsampleGrid(map([0, 0, 32, 200]), 50, 20, SIZE);
-  t.equal(alpha.length, 50 * 20);
-  t.ok(alpha.every((v) => v === 200));
+t.test('gridRegion covers every pixel the kept cells reach, and little else', async (t) => {
+  t.equal(gridRegion(new Uint8Array(SIZE * SIZE), 640, 640, SIZE), null);
+  const grid = map([8, 8, 8, 255]);
+  const region = gridRegion(grid, 640, 640, SIZE)!; // 20x enlargement
+  t.same(region, { left: (8 - 2) * 20, top: (8 - 2) * 20, width: (8 + 7 + 3 - 6) * 20, height: (8 + 7 + 3 - 6) * 20 });
+  // Resize the whole grid, and check nothing non-zero lies outside the region.
+  const whole = { format: 'png' as const, width: 640, height: 640, hasAlpha: false, pixels: Buffer.alloc(640 * 640 * 4, 255) };
+  const bounds = applySubjectAlpha(whole, grid, { left: 0, top: 0, width: 640, height: 640 }, SIZE)!;
+  t.ok(bounds.left >= region.left && bounds.top >= region.top, 'starts inside the region');
+  t.ok(bounds.left + bounds.width <= region.left + region.width && bounds.top + bounds.height <= region.top + region.height, 'ends inside it');
+  t.same(gridRegion(grid, 20, 700, SIZE), { left: 0, top: 131, width: 20, height: 263 }, 'a shrunk axis is taken whole'); // 700/32: cells 6..17 -> 131..394
 });
