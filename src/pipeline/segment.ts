@@ -56,11 +56,6 @@ export class Segmenter {
     return d0.data as Float32Array;
   }
 
-  /** One inference on a neutral input, so the first real request does not pay for lazy set-up. */
-  async warmUp(): Promise<void> {
-    await this.predict(new Float32Array(3 * MODEL_SIZE * MODEL_SIZE));
-  }
-
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -1,4 +1,5 @@
-// The model session: loaded once when the app starts, warmed with one inference, released on close.
+// The model session: loaded once when the app starts, warmed with one run of the whole pipeline,
+// released on close.
 //
 // Loading (digest check, session creation) blocks start-up, so a missing or corrupt model stops
 // the service with a message. Warming runs after that without blocking it: the server can listen,
@@ -6,6 +7,7 @@
 // for it rather than paying for it.
 import fp from 'fastify-plugin';
 import { Segmenter } from '../pipeline/segment.js';
+import { warmUp } from '../pipeline/warm-up.js';
 
 export interface ModelState {
   segmenter: Segmenter;
@@ -26,7 +28,7 @@ export default fp(
     const segmenter = await Segmenter.load({ modelPath: app.config.MODEL_PATH, threads: app.config.INFERENCE_THREADS });
     let warm = false;
     const started = performance.now();
-    const warmed = segmenter.warmUp().then(() => {
+    const warmed = warmUp(segmenter).then(() => {
       warm = true;
       app.log.info({ warmUpMs: Math.round(performance.now() - started) }, 'model warmed');
     });
