@@ -15,7 +15,8 @@
 //   service B  peak memory serving 12 MP JPEG at concurrency 4. A fresh process, because VmHWM
 //              only ever grows: in service A it would be the latency phase's 24 MP peak.
 //   service C  memory flatness over 500 requests of 1 MP JPEG, in a fresh process for the same reason
-// It prints one table and writes every sample to bench-results/bench-<timestamp>.json.
+// It prints one table (also saved as bench-results/bench-<timestamp>.txt) and writes every sample
+// to bench-results/bench-<timestamp>.json.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -505,10 +506,20 @@ async function measureThroughput(service: Service, images: readonly BenchImage[]
   return runs;
 }
 
+interface FloorRun {
+  /** When it ran: the floor runs twice, so drift in the machine's load shows. */
+  when: string;
+  samples: number[];
+  /** This (bench) process's own memory around the bare session: what a session alone costs. */
+  memory: { before: Memory; created: Memory; ran: Memory };
+}
+
 /** A bare session on the same file with the service's options, the same input, back to back. */
-async function measureFloor(config: Config, input: Float32Array, plan: Plan): Promise<number[]> {
+async function measureFloor(when: string, config: Config, input: Float32Array, plan: Plan): Promise<FloorRun> {
   const manifest = readManifest();
+  const before = readMemory(process.pid);
   const session = await ort.InferenceSession.create(config.MODEL_PATH, sessionOptions(config.INFERENCE_THREADS));
+  const created = readMemory(process.pid);
   try {
     const run = async (): Promise<number> => {
       const started = performance.now();
@@ -519,8 +530,8 @@ async function measureFloor(config: Config, input: Float32Array, plan: Plan): Pr
     for (let i = 0; i < plan.floor.warmup; i++) await run();
     const samples: number[] = [];
     for (let i = 0; i < plan.floor.runs; i++) samples.push(await run());
-    progress(`floor: median ${median(samples).toFixed(1)} ms over ${samples.length} runs (${config.INFERENCE_THREADS} threads)`);
-    return samples;
+    progress(`floor ${when}: median ${median(samples).toFixed(1)} ms over ${samples.length} runs (${config.INFERENCE_THREADS} threads)`);
+    return { when, samples, memory: { before, created, ran: readMemory(process.pid) } };
   } finally {
     await session.release();
   }
@@ -597,6 +608,8 @@ function packageVersion(name: string): string {
   }
 }
 
+const loadAverage = (): number[] => os.loadavg().map((load) => Math.round(load * 100) / 100);
+
 function machine(): Machine {
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   return {
@@ -607,7 +620,7 @@ function machine(): Machine {
     node: process.version,
     onnxruntimeNode: packageVersion('onnxruntime-node'),
     sharp: `${sharp.versions.sharp ?? 'unknown'} (libvips ${sharp.versions.vips})`,
-    loadAverageAtStart: os.loadavg().map((load) => Math.round(load * 100) / 100),
+    loadAverageAtStart: loadAverage(),
   };
 }
 
@@ -635,7 +648,9 @@ export interface Report {
   idleAfterReady?: Memory;
   latency: LatencyCase[];
   throughput: ThroughputRun[];
-  floorMs: number[];
+  floor: FloorRun[];
+  /** The machine's load average (1, 5, 15 min) as each phase began. */
+  loadAverage: Record<string, number[]>;
   memoryPeak?: MemoryPeak;
   flatness?: Flatness;
   error?: string;
@@ -668,12 +683,20 @@ function latencyRows(cases: readonly LatencyCase[], floor: number, plan: Plan): 
 
 /** The rows of the one table; ratios are to the floor's median (latency / floor; throughput x floor). */
 export function tableRows(report: Report): (Row | string)[] {
-  const floor = median(report.floorMs);
+  const floorMs = report.floor.flatMap((run) => run.samples);
+  const floor = median(floorMs);
+  const first = report.floor[0];
   const cold = [report.coldStartMs.A, report.coldStartMs.B, report.coldStartMs.C].filter((ms): ms is number => ms !== undefined);
   const rows: (Row | string)[] = [
-    `floor: bare InferenceSession.run, same model file and session options (${report.service.inferenceThreads} threads), same 320x320 input, ${report.floorMs.length} runs`,
-    { figure: 'floor median', value: floor, unit: 'ms', ratio: 1 },
-    { figure: 'floor p95', value: percentile(report.floorMs, 95), unit: 'ms', ratio: percentile(report.floorMs, 95) / floor },
+    `floor: bare InferenceSession.run in this process, same model file, session options (${report.service.inferenceThreads} threads) and 320x320 input; no service running`,
+    {
+      figure: 'floor median',
+      value: floor,
+      unit: 'ms',
+      ratio: 1,
+      note: `${floorMs.length} runs; medians ${report.floor.map((run) => `${median(run.samples).toFixed(0)} ms ${run.when}`).join(', ')}`,
+    },
+    { figure: 'floor p95', value: percentile(floorMs, 95), unit: 'ms', ratio: percentile(floorMs, 95) / floor },
     'start-up',
     {
       figure: `cold start, spawn to first /ready 200 (median of ${cold.length})`,
@@ -697,6 +720,15 @@ export function tableRows(report: Report): (Row | string)[] {
   }
 
   rows.push('memory of the service process, from /proc/<pid>/status');
+  if (first) {
+    const { before, created, ran } = first.memory;
+    rows.push({
+      figure: 'a bare session alone: VmRSS growth (bench process)',
+      value: ran.rssMiB - before.rssMiB,
+      unit: 'MiB',
+      note: `opening it +${(created.rssMiB - before.rssMiB).toFixed(0)} MiB, then its runs +${(ran.rssMiB - created.rssMiB).toFixed(0)} MiB`,
+    });
+  }
   if (report.idleAfterReady) {
     rows.push({ figure: 'idle right after ready: VmRSS (service A)', value: report.idleAfterReady.rssMiB, unit: 'MiB', note: `VmHWM ${report.idleAfterReady.hwmMiB.toFixed(1)} MiB` });
   }
@@ -734,7 +766,7 @@ function header(report: Report): string {
   return [
     `bg-removal-service benchmark, ${report.quick ? 'quick' : 'full'} run, ${report.startedAt}, commit ${report.git.commit}${report.git.dirty ? ' (with uncommitted changes)' : ''}`,
     `machine: ${m.cpu}, ${m.cpus} CPUs (node may use ${m.availableParallelism}), ${m.memoryMiB} MiB; node ${m.node}; onnxruntime-node ${m.onnxruntimeNode}; sharp ${m.sharp}`,
-    `load average (1, 5, 15 min) at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '?'}${m.loadAverageAtStart[0]! > 0.5 ? '  (other work was running: figures are noisy)' : ''}`,
+    `load average (1, 5, 15 min) at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '?'}; 1-min load as phases began: ${Object.entries(report.loadAverage).map(([name, load]) => `${name} ${load[0]}`).join(', ')}`,
     `service: ${report.service.command}, HOST=127.0.0.1 LOG_LEVEL=warn${passed.length ? ` ${passed.join(' ')}` : ''}; ${report.service.inferenceThreads} inference threads`,
     `images: ${report.source}, resized, JPEG q90 and PNG`,
   ].join('\n');
@@ -768,7 +800,8 @@ async function run(options: Options): Promise<number> {
     coldStartMs: { A: undefined, B: undefined, C: undefined },
     latency: [],
     throughput: [],
-    floorMs: [],
+    floor: [],
+    loadAverage: {},
   };
 
   const watchdog = setTimeout(() => {
@@ -787,8 +820,13 @@ async function run(options: Options): Promise<number> {
   report.images = images.map(({ name, width, height, bytes }) => ({ name, width, height, bytes: bytes.length }));
   progress(`images ready: ${images.map((image) => `${image.name} ${MiB(image.bytes.length)}`).join(', ')}`);
   const server = await serveImages(images);
+  const phase = (name: string): void => {
+    report.loadAverage[name] = loadAverage();
+  };
 
+  let file = '';
   try {
+    phase('A');
     const { service, coldStartMs } = await startService(options.env);
     report.coldStartMs.A = coldStartMs;
     report.idleAfterReady = readMemory(service.pid);
@@ -800,13 +838,18 @@ async function run(options: Options): Promise<number> {
       await stopService(service);
     }
 
+    phase('floor');
     const input = await modelInputFor(find(images, plan.throughput.megapixels, 'jpeg'), config);
-    report.floorMs = await measureFloor(config, input, plan);
+    report.floor.push(await measureFloor('after A', config, input, plan));
 
+    phase('B');
     report.memoryPeak = await measureMemoryPeak(options.env, images, server, plan);
     report.coldStartMs.B = report.memoryPeak.coldStartMs;
+    phase('C');
     report.flatness = await measureFlatness(options.env, images, server, plan);
     report.coldStartMs.C = report.flatness.coldStartMs;
+    phase('floor again');
+    report.floor.push(await measureFloor('at the end', config, input, plan));
   } catch (error) {
     report.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
     throw error;
@@ -816,11 +859,14 @@ async function run(options: Options): Promise<number> {
     await server.close();
     report.finishedAt = new Date().toISOString();
     report.durationSeconds = Math.round((Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000);
-    report.machine.loadAverageAtEnd = os.loadavg().map((load) => Math.round(load * 100) / 100);
-    progress(`raw results in ${writeReport(report)}`);
+    report.machine.loadAverageAtEnd = loadAverage();
+    file = writeReport(report);
+    progress(`raw results in ${file}`);
   }
 
-  console.log(`${header(report)}\n\n${formatTable(tableRows(report))}\n\nrun took ${report.durationSeconds} s`);
+  const text = `${header(report)}\n\n${formatTable(tableRows(report))}\n\nrun took ${report.durationSeconds} s\n`;
+  writeFileSync(file.replace(/\.json$/, '.txt'), text);
+  process.stdout.write(text);
   return 0;
 }
 
