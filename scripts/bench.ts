@@ -222,7 +222,7 @@ interface Service {
   child: ChildProcess;
   alive(): boolean;
   exited: Promise<void>;
-  /** The last lines it printed, for error messages. */
+  /** The last lines it printed and how it ended, for error messages. */
   output(): string;
 }
 
@@ -267,7 +267,10 @@ async function startService(passed: Record<string, string>): Promise<{ service: 
       children.delete(child);
       resolve();
     };
-    child.once('exit', done);
+    child.once('exit', (code, signal) => {
+      keep(Buffer.from(`\n(exited with ${signal ?? `code ${code}`})`));
+      done();
+    });
     child.once('error', (error) => {
       keep(Buffer.from(String(error)));
       done();
@@ -361,9 +364,22 @@ async function removeBackground(service: Service, imageUrl: string): Promise<Sam
     if (statusCode !== 200) sample.code = errorCode(data);
     return sample;
   } catch (error) {
-    if (!service.alive()) throw new Error(`the service died during a request:\n${service.output()}`);
-    return { ms: performance.now() - started, status: 0, code: error instanceof Error ? error.name : 'error', bytes: 0, timing: {} };
+    const code = clientError(error);
+    // A refused connection means the service stopped listening: it is exiting (crashed, or was
+    // signalled by something else on the machine). Measuring on would only count failures.
+    if (!service.alive() || code.startsWith('ECONNREFUSED')) {
+      await Promise.race([service.exited, sleep(5_000)]);
+      throw new Error(`the service (pid ${service.pid}) stopped serving: ${code}\n${service.output()}`);
+    }
+    return { ms: performance.now() - started, status: 0, code, bytes: 0, timing: {} };
   }
+}
+
+/** What went wrong on the client side, short: `UND_ERR_SOCKET other side closed`. */
+function clientError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return `${typeof code === 'string' ? code : error.name} ${error.message}`.slice(0, 200);
 }
 
 function errorCode(body: Buffer): string {
