@@ -776,6 +776,25 @@ export function tableRows(report: Report): (Row | string)[] {
   return rows;
 }
 
+/**
+ * The model's work is the same 320x320 inference whatever the image, so the infer stage's median
+ * should be about the same in every case and close to the floor. When it is not, the machine's
+ * load changed during the run (on a shared machine, other work takes a core) and the ratios to
+ * the floor cannot be trusted: say so next to the table.
+ */
+export function noiseWarning(report: Report): string | undefined {
+  const infer = report.latency
+    .filter((result) => !result.refused)
+    .map((result) => median(ok(result.samples).map((sample) => sample.timing.infer ?? Number.NaN)))
+    .concat(report.floor.map((run) => median(run.samples)))
+    .filter((ms) => Number.isFinite(ms));
+  if (infer.length < 2) return undefined;
+  const low = Math.min(...infer);
+  const high = Math.max(...infer);
+  if (high / low < 1.3) return undefined;
+  return `warning: one inference took from ${low.toFixed(0)} to ${high.toFixed(0)} ms (infer medians per case and the floor runs): the machine's load changed during the run, so figures are noisy and ratios to the floor unreliable`;
+}
+
 function header(report: Report): string {
   const m = report.machine;
   const passed = Object.entries(report.service.passedEnv).map(([key, value]) => `${key}=${value}`);
@@ -785,7 +804,10 @@ function header(report: Report): string {
     `load average (1, 5, 15 min) at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '?'}; 1-min load as phases began: ${Object.entries(report.loadAverage).map(([name, load]) => `${name} ${load[0]}`).join(', ')}`,
     `service: ${report.service.command}, HOST=127.0.0.1 LOG_LEVEL=warn${passed.length ? ` ${passed.join(' ')}` : ''}; ${report.service.inferenceThreads} inference threads`,
     `images: ${report.source}, resized, JPEG q90 and PNG`,
-  ].join('\n');
+    noiseWarning(report),
+  ]
+    .filter((line) => line !== undefined)
+    .join('\n');
 }
 
 function writeReport(report: Report): string {
