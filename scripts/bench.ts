@@ -546,7 +546,7 @@ async function measureFloor(when: string, config: Config, input: Float32Array, p
     for (let i = 0; i < plan.floor.warmup; i++) await run();
     const samples: number[] = [];
     for (let i = 0; i < plan.floor.runs; i++) samples.push(await run());
-    progress(`floor ${when}: median ${median(samples).toFixed(1)} ms over ${samples.length} runs (${config.INFERENCE_THREADS} threads)`);
+    progress(`floor ${when}: median ${median(samples).toFixed(1)} ms over ${samples.length} runs (intraOpNumThreads ${config.INFERENCE_THREADS})`);
     return { when, samples, memory: { before, created, ran: readMemory(process.pid) } };
   } finally {
     await session.release();
@@ -704,7 +704,7 @@ export function tableRows(report: Report): (Row | string)[] {
   const first = report.floor[0];
   const cold = [report.coldStartMs.A, report.coldStartMs.B, report.coldStartMs.C].filter((ms): ms is number => ms !== undefined);
   const rows: (Row | string)[] = [
-    `floor: bare InferenceSession.run in this process, same model file, session options (${report.service.inferenceThreads} threads) and 320x320 input; no service running`,
+    `floor: bare InferenceSession.run in this process, same model file, session options (intraOpNumThreads ${report.service.inferenceThreads}) and 320x320 input; no service running`,
     {
       figure: 'floor median',
       value: floor,
@@ -802,7 +802,7 @@ function header(report: Report): string {
     `bg-removal-service benchmark, ${report.quick ? 'quick' : 'full'} run, ${report.startedAt}, commit ${report.git.commit}${report.git.dirty ? ' (with uncommitted changes)' : ''}`,
     `machine: ${m.cpu}, ${m.cpus} CPUs (node may use ${m.availableParallelism}), ${m.memoryMiB} MiB; node ${m.node}; onnxruntime-node ${m.onnxruntimeNode}; sharp ${m.sharp}`,
     `load average (1, 5, 15 min) at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '?'}; 1-min load as phases began: ${Object.entries(report.loadAverage).map(([name, load]) => `${name} ${load[0]}`).join(', ')}`,
-    `service: ${report.service.command}, HOST=127.0.0.1 LOG_LEVEL=warn${passed.length ? ` ${passed.join(' ')}` : ''}; ${report.service.inferenceThreads} inference threads`,
+    `service: ${report.service.command}, HOST=127.0.0.1 LOG_LEVEL=warn${passed.length ? ` ${passed.join(' ')}` : ''}; INFERENCE_THREADS resolves to ${report.service.inferenceThreads}`,
     `images: ${report.source}, resized, JPEG q90 and PNG`,
     noiseWarning(report),
   ]
