@@ -15,6 +15,19 @@ export interface SegmenterOptions {
   threads: number;
 }
 
+/**
+ * The session options the service opens u2netp with. Exported so the benchmark's bare-session
+ * floor runs with exactly the same ones.
+ */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+}
+
 export class Segmenter {
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -31,12 +44,7 @@ export class Segmenter {
     }
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(modelPath, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
+      session = await ort.InferenceSession.create(modelPath, sessionOptions(threads));
     } catch (error) {
       throw new ModelLoadError(`model file ${modelPath} could not be loaded: ${FETCH_HINT}`, { cause: error });
     }
