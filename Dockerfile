@@ -42,13 +42,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
-# One worker in a 1 GB, 2-core container. MALLOC_ARENA_MAX: glibc malloc otherwise makes up to
-# 8 arenas per core, and native image and tensor buffers fragment across them. sharp looks at it
-# too: on glibc without it (or jemalloc) sharp limits libvips to one thread per image; with it, one
-# per visible core. UV_THREADPOOL_SIZE: libuv's pool runs sharp's jobs; one thread per core.
+# One worker in a 1 GB, 2-core container. The three process-level variables are RUNTIME_ENV in
+# src/config.ts (a test keeps them equal), read by glibc and libuv at process start:
+# GLIBC_TUNABLES gives large allocations transparent huge pages, so onnxruntime, which allocates
+# its buffers afresh for every inference (its arena is off to keep ~450 MB less resident), does not
+# pay a page fault per 4 kB; MALLOC_ARENA_MAX limits glibc's arenas, against fragmentation across
+# threads; UV_THREADPOOL_SIZE sizes the libuv pool that runs sharp's jobs, one thread per core.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
     MALLOC_ARENA_MAX=2 \
     UV_THREADPOOL_SIZE=2
 

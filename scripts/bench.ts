@@ -17,7 +17,7 @@
 //   service C  memory flatness over 500 requests of 1 MP JPEG, in a fresh process for the same reason
 // It prints one table (also saved as bench-results/bench-<timestamp>.txt) and writes every sample
 // to bench-results/bench-<timestamp>.json.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -29,7 +29,7 @@ import { parseEnv } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Agent, request } from 'undici';
-import { loadConfig, projectRoot, type Config } from '../src/config.js';
+import { loadConfig, projectRoot, RUNTIME_ENV, type Config } from '../src/config.js';
 import { readManifest } from '../src/model/manifest.js';
 import { decodeImage, modelPixels } from '../src/pipeline/decode.js';
 import { MODEL_SIZE, toModelInput } from '../src/pipeline/preprocess.js';
@@ -238,7 +238,8 @@ async function freePort(): Promise<number> {
 
 /** The environment the service is started with. */
 function serviceEnv(port: number, passed: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, LOG_LEVEL: 'warn', ...passed, PORT: String(port), HOST: '127.0.0.1' };
+  // The test images are served from 127.0.0.1, which the service refuses unless told otherwise.
+  return { ...process.env, ...RUNTIME_ENV, LOG_LEVEL: 'warn', ALLOW_PRIVATE_NETWORKS: 'true', ...passed, PORT: String(port), HOST: '127.0.0.1' };
 }
 
 /** The config the service will resolve from that environment (and .env, which it reads too). */
@@ -534,7 +535,7 @@ interface FloorRun {
 async function measureFloor(when: string, config: Config, input: Float32Array, plan: Plan): Promise<FloorRun> {
   const manifest = readManifest();
   const before = readMemory(process.pid);
-  const session = await ort.InferenceSession.create(config.MODEL_PATH, sessionOptions(config.INFERENCE_THREADS));
+  const session = await ort.InferenceSession.create(config.MODEL_PATH, sessionOptions(config.INFERENCE_THREADS, config.INFERENCE_ARENA));
   const created = readMemory(process.pid);
   try {
     const run = async (): Promise<number> => {
@@ -802,7 +803,7 @@ function header(report: Report): string {
     `bg-removal-service benchmark, ${report.quick ? 'quick' : 'full'} run, ${report.startedAt}, commit ${report.git.commit}${report.git.dirty ? ' (with uncommitted changes)' : ''}`,
     `machine: ${m.cpu}, ${m.cpus} CPUs (node may use ${m.availableParallelism}), ${m.memoryMiB} MiB; node ${m.node}; onnxruntime-node ${m.onnxruntimeNode}; sharp ${m.sharp}`,
     `load average (1, 5, 15 min) at start ${m.loadAverageAtStart.join(' ')}, at end ${m.loadAverageAtEnd?.join(' ') ?? '?'}; 1-min load as phases began: ${Object.entries(report.loadAverage).map(([name, load]) => `${name} ${load[0]}`).join(', ')}`,
-    `service: ${report.service.command}, HOST=127.0.0.1 LOG_LEVEL=warn${passed.length ? ` ${passed.join(' ')}` : ''}; INFERENCE_THREADS resolves to ${report.service.inferenceThreads}`,
+    `service: ${report.service.command}, ${Object.entries(RUNTIME_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} HOST=127.0.0.1 LOG_LEVEL=warn${passed.length ? ` ${passed.join(' ')}` : ''}; INFERENCE_THREADS resolves to ${report.service.inferenceThreads}`,
     `images: ${report.source}, resized, JPEG q90 and PNG`,
     noiseWarning(report),
   ]
@@ -908,7 +909,15 @@ async function run(options: Options): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Whether this process runs with the service's process-level settings (the floor runs in it). */
+const hasRuntimeEnv = (): boolean => Object.entries(RUNTIME_ENV).every(([name, value]) => process.env[name] === value);
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && !hasRuntimeEnv()) {
+  // glibc reads its tunables at process start, so the bench starts itself again with them: the
+  // bare-session floor must run under the same allocator settings as the service, or the ratios lie.
+  const again = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...RUNTIME_ENV, ...process.env, ...RUNTIME_ENV } });
+  process.exit(again.status ?? 1);
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -25,7 +25,11 @@ declare module 'fastify' {
 
 export default fp(
   async (app) => {
-    const segmenter = await Segmenter.load({ modelPath: app.config.MODEL_PATH, threads: app.config.INFERENCE_THREADS });
+    const segmenter = await Segmenter.load({
+      modelPath: app.config.MODEL_PATH,
+      threads: app.config.INFERENCE_THREADS,
+      arena: app.config.INFERENCE_ARENA,
+    });
     let warm = false;
     const started = performance.now();
     const warmed = warmUp(segmenter).then(() => {

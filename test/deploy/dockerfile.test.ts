@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig, projectRoot } from '../../src/config.js';
+import { loadConfig, projectRoot, RUNTIME_ENV } from '../../src/config.js';
 import { buildTestApp } from '../helpers/app.js';
 import {
   argsOf,
@@ -18,6 +18,7 @@ import {
   parseDockerfile,
   readProjectFile,
   runtimeVariables,
+  startCommand,
   settingNames,
 } from '../helpers/deploy.js';
 
@@ -79,11 +80,12 @@ t.test('the runtime stage holds production files only, runs as a non-root user u
 
   t.same(execForm(argsOf(runtime, 'ENTRYPOINT')[0]!), ['/usr/bin/tini', '--']);
   t.match(argsOf(runtime, 'RUN').join('\n'), /apt-get install -y --no-install-recommends tini/);
-  t.same(execForm(argsOf(runtime, 'CMD')[0]!).join(' '), packageJson.scripts.start, 'CMD is `npm start` without npm');
+  t.same(execForm(argsOf(runtime, 'CMD')[0]!).join(' '), startCommand(packageJson.scripts.start!), 'CMD is `npm start` without npm');
 });
 
 t.test('the runtime environment: known variables, valid values, port matches EXPOSE', async (t) => {
   const env = dockerEnv(runtime);
+  for (const [name, value] of Object.entries(RUNTIME_ENV)) t.equal(env[name], value, `${name} as in RUNTIME_ENV`);
   for (const name of Object.keys(env)) {
     t.ok(settingNames.includes(name) || runtimeVariables.includes(name), `${name} is a setting or a runtime variable`);
     t.notOk(buildVariables.includes(name), `${name} is not a build-time variable leaking into the image`);

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig, projectRoot } from '../../src/config.js';
+import { loadConfig, projectRoot, RUNTIME_ENV } from '../../src/config.js';
 import { buildTestApp } from '../helpers/app.js';
 import {
   argsOf,
@@ -14,6 +14,7 @@ import {
   readProjectFile,
   readYaml,
   runtimeVariables,
+  startCommand,
   settingNames,
 } from '../helpers/deploy.js';
 
@@ -44,7 +45,11 @@ t.test('Procfile: one web process, the same command as the image and `npm start`
   const match = /^web:\s*(.+)$/.exec(lines[0]!);
   t.ok(match, 'a web process');
   t.equal(match?.[1]?.trim(), dockerCmd, 'the Dockerfile CMD');
-  t.equal(match?.[1]?.trim(), packageJson.scripts.start, 'npm start');
+  t.equal(match?.[1]?.trim(), startCommand(packageJson.scripts.start!), 'npm start, without the variables it sets');
+});
+
+t.test('npm start sets the process-level variables of RUNTIME_ENV, unless the environment does', async (t) => {
+  for (const [name, value] of Object.entries(RUNTIME_ENV)) t.match(packageJson.scripts.start, `${name}=\${${name}:-${value}}`, name);
 });
 
 t.test('render.yaml: a web service from the Dockerfile, health-checked on a route the app serves', async (t) => {
@@ -80,4 +85,5 @@ t.test('app.json: the Node.js buildpack, a 1 GB dyno, known variables', async (t
   t.equal(app.env.MODEL_MIRROR?.required, false, 'MODEL_MIRROR is optional');
   const values = Object.fromEntries(Object.entries(app.env).flatMap(([name, { value }]) => (value === undefined ? [] : [[name, value]])));
   t.doesNotThrow(() => loadConfig(values), 'the service accepts the values');
+  for (const [name, value] of Object.entries(RUNTIME_ENV)) t.equal(values[name], value, `${name} as in RUNTIME_ENV (the buildpack runs no Dockerfile)`);
 });

@@ -3,14 +3,19 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { describeSettings, loadConfig, projectRoot } from '../../src/config.js';
+import { describeSettings, loadConfig, projectRoot, RUNTIME_ENV } from '../../src/config.js';
 
 export function readProjectFile(...parts: string[]): string {
   return readFileSync(path.join(projectRoot, ...parts), 'utf8');
 }
 
 /** Variables a deployment file may set besides the service's own settings: ones Node, libuv and glibc read. */
-export const runtimeVariables: readonly string[] = ['NODE_ENV', 'MALLOC_ARENA_MAX', 'UV_THREADPOOL_SIZE'];
+export const runtimeVariables: readonly string[] = ['NODE_ENV', ...Object.keys(RUNTIME_ENV)];
+
+/** `npm start`'s command without the RUNTIME_ENV defaults it puts in front. */
+export function startCommand(script: string): string {
+  return script.replace(/^(\w+=\S+\s+)+/, '');
+}
 /** Read at build time by scripts/fetch-model.ts, never by the running service. */
 export const buildVariables: readonly string[] = ['MODEL_MIRROR'];
 export const settingNames: readonly string[] = describeSettings().map((setting) => setting.name);

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { projectRoot } from '../../src/config.js';
+import { projectRoot, RUNTIME_ENV } from '../../src/config.js';
 
 export interface ServerProcess {
   origin: string;
@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
 export async function startServerProcess(t: Teardown, env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'src', 'server.js')], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ALLOW_PRIVATE_NETWORKS: 'true', ...env },
+    env: { ...process.env, ...RUNTIME_ENV, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ALLOW_PRIVATE_NETWORKS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
