@@ -1,6 +1,6 @@
 // The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
-import { applySubjectAlpha, clearAlphaOutside, padBox, type Box } from './compose.js';
+import { applySubjectAlpha, clearHidden, padBox, type Box } from './compose.js';
 import { decodeImage, modelPixels } from './decode.js';
 import { encodePng } from './encode.js';
 import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
@@ -75,7 +75,7 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
   const box = padBox(subjectBox, options.margin, image.width, image.height);
   const output: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
   const png = await timer.time('encode', () => {
-    clearAlphaOutside(image, region, output);
+    clearHidden(image, region, output);
     return encodePng(image, output, options.channels, { compressionLevel: context.pngCompressionLevel });
   });
 

@@ -36,6 +36,9 @@ export function sessionOptions(threads: number, arena = false): ort.InferenceSes
 }
 
 export class Segmenter {
+  /** The inference now running, if any: inferences take turns (see predict). */
+  private turn: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly manifest: ModelManifest,
@@ -62,10 +65,16 @@ export class Segmenter {
     return new Segmenter(session, manifest);
   }
 
-  /** Runs the model on a normalised NCHW input; returns d0, the fused saliency map (MODEL_SIZE^2, 0..1). */
+  /**
+   * Runs the model on a normalised NCHW input; returns d0, the fused saliency map (MODEL_SIZE^2, 0..1).
+   * One inference at a time: each already uses every core, so two at once would only slow both and
+   * double the memory. Callers that overlap (several requests' CPU work) wait their turn here.
+   */
   async predict(input: Float32Array): Promise<Float32Array> {
     const tensor = new ort.Tensor('float32', input, [1, 3, MODEL_SIZE, MODEL_SIZE]);
-    const outputs = await this.session.run({ [this.manifest.input.name]: tensor }, [this.manifest.output.name]);
+    const run = this.turn.then(() => this.session.run({ [this.manifest.input.name]: tensor }, [this.manifest.output.name]));
+    this.turn = run.catch(() => {});
+    const outputs = await run;
     const d0 = outputs[this.manifest.output.name];
     if (!d0 || d0.type !== 'float32') throw new Error('the model returned no float32 saliency map');
     return d0.data as Float32Array;

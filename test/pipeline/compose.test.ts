@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ALPHA_FLOOR, applySubjectAlpha, clearAlphaOutside, padBox } from '../../src/pipeline/compose.js';
+import { ALPHA_FLOOR, applySubjectAlpha, clearHidden, padBox } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 
 /** A width x height RGBA image of one colour and alpha. */
@@ -64,15 +64,22 @@ t.test('applySubjectAlpha enlarges the grid smoothly, the region being part of t
   t.ok(ramp.some((v) => v! > 0 && v! < 255), 'and softly');
 });
 
-t.test('clearAlphaOutside zeroes the box outside the region and nothing else', async (t) => {
-  const img = image(6, 4, [0, 0, 0, 255]);
-  clearAlphaOutside(img, { left: 2, top: 1, width: 2, height: 2 }, { left: 1, top: 0, width: 4, height: 4 });
+t.test('clearHidden: outside the region and wherever alpha is 0, pixels become (0, 0, 0, 0); the rest stays', async (t) => {
+  const img = image(6, 4, [9, 8, 7, 255]);
+  img.pixels[(1 * 6 + 3) * 4 + 3] = 0; // a transparent pixel inside the region
+  img.pixels[(2 * 6 + 2) * 4 + 3] = 100; // a soft one
+  clearHidden(img, { left: 2, top: 1, width: 2, height: 2 }, { left: 1, top: 0, width: 4, height: 4 });
   t.same(alphaOf(img), [
     255, 0, 0, 0, 0, 255,
-    255, 0, 255, 255, 0, 255,
-    255, 0, 255, 255, 0, 255,
+    255, 0, 255, 0, 0, 255,
+    255, 0, 100, 255, 0, 255,
     255, 0, 0, 0, 0, 255,
   ]);
+  const pixel = (x: number, y: number) => [...img.pixels.subarray((y * 6 + x) * 4, (y * 6 + x) * 4 + 4)];
+  t.same(pixel(1, 1), [0, 0, 0, 0], 'outside the region: cleared');
+  t.same(pixel(3, 1), [0, 0, 0, 0], 'transparent inside: colour cleared');
+  t.same(pixel(2, 2), [9, 8, 7, 100], 'a soft pixel keeps its colour');
+  t.same(pixel(0, 0), [9, 8, 7, 255], 'outside the box: untouched');
 });
 
 t.test('padBox grows the box and clamps it to the image', async (t) => {
