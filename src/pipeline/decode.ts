@@ -49,7 +49,13 @@ function decodeFailed(error: unknown): ServiceError {
   return new ServiceError('image_decode_failed', 'the image is truncated or corrupt and cannot be decoded', { cause: error });
 }
 
-export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }): Promise<DecodedImage> {
+export interface ImageHeader {
+  format: ImageFormat;
+  hasAlpha: boolean;
+}
+
+/** Sniffs the format and checks the pixel count from the header, before anything is decoded. */
+export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): Promise<ImageHeader> {
   const format = sniffFormat(bytes);
   if (!format) {
     throw new ServiceError(
@@ -75,19 +81,38 @@ export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }):
       `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} megapixels`,
     );
   }
+  return { format, hasAlpha: header.hasAlpha === true };
+}
 
+/** sharp reading the source bytes, with the limits every decode of untrusted input keeps. */
+const readSource = (bytes: Buffer, limits: { maxPixels: number }) =>
+  sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, autoOrient: true });
+
+/** Decodes the whole image to 8-bit sRGB RGBA. */
+export async function decodePixels(bytes: Buffer, header: ImageHeader, limits: { maxPixels: number }): Promise<DecodedImage> {
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, autoOrient: true })
+    const { data, info } = await readSource(bytes, limits)
       .toColourspace('srgb')
       .ensureAlpha(1)
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new Error(`unexpected channel count ${info.channels}`);
-    return { format, width: info.width, height: info.height, hasAlpha: header.hasAlpha === true, pixels: data };
+    return { format: header.format, width: info.width, height: info.height, hasAlpha: header.hasAlpha, pixels: data };
   } catch (error) {
     throw decodeFailed(error);
   }
 }
+
+export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }): Promise<DecodedImage> {
+  return decodePixels(bytes, await readHeader(bytes, limits), limits);
+}
+
+/**
+ * Whether the format's decoder can shrink while it decodes (JPEG's DCT scaling): then the model's
+ * input is decoded straight from the bytes at a fraction of the cost, and the full-resolution
+ * decode can run alongside the inference instead of before it.
+ */
+export const decodesSmall = (header: ImageHeader): boolean => header.format === 'jpeg';
 
 /**
  * The model's view of the image: squashed to MODEL_SIZE x MODEL_SIZE (the reference ignores the
@@ -99,4 +124,18 @@ export async function modelPixels(image: DecodedImage): Promise<Buffer> {
     .resize(MODEL_SIZE, MODEL_SIZE, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer();
+}
+
+/** The same view, decoded straight from the source bytes (for formats where decodesSmall). */
+export async function modelPixelsFromBytes(bytes: Buffer, limits: { maxPixels: number }): Promise<Buffer> {
+  try {
+    return await readSource(bytes, limits)
+      .resize(MODEL_SIZE, MODEL_SIZE, { fit: 'fill', kernel: 'lanczos3' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer();
+  } catch (error) {
+    throw decodeFailed(error);
+  }
 }

@@ -1,7 +1,7 @@
 // The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
 import { applySubjectAlpha, clearHidden, padBox, type Box } from './compose.js';
-import { decodeImage, modelPixels } from './decode.js';
+import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader } from './decode.js';
 import { encodePng } from './encode.js';
 import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { toModelInput } from './preprocess.js';
@@ -50,13 +50,19 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
   const { segmenter, timer, signal } = context;
 
   signal?.throwIfAborted();
-  const { image, input } = await timer.time('decode', async () => {
-    const image = await decodeImage(bytes, { maxPixels: context.maxPixels });
-    return { image, input: toModelInput(await modelPixels(image)) };
-  });
+  const limits = { maxPixels: context.maxPixels };
+  const header = await timer.time('decode', () => readHeader(bytes, limits));
+  // The full-resolution decode starts now; for JPEG the model's input is decoded small straight from
+  // the bytes, so the full decode runs alongside the inference rather than before it.
+  const decoding = decodePixels(bytes, header, limits);
+  decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+  const input = await timer.time('decode', async () =>
+    toModelInput(decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding)),
+  );
 
   signal?.throwIfAborted();
   const d0 = await timer.time('infer', () => segmenter.predict(input));
+  const image = await timer.time('decode', () => decoding);
 
   // The subject's alpha is computed only where the kept grid cells reach, and written into the
   // decoded image's alpha channel.

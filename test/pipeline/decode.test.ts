@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import t from 'tap';
-import { ACCEPTED_FORMATS, decodeImage, modelPixels, sniffFormat } from '../../src/pipeline/decode.js';
+import { ACCEPTED_FORMATS, decodeImage, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, sniffFormat } from '../../src/pipeline/decode.js';
 import { MODEL_SIZE } from '../../src/pipeline/preprocess.js';
 
 const limits = { maxPixels: 50_000_000 };
@@ -77,4 +77,18 @@ t.test('modelPixels squashes to the model size, ignoring the aspect ratio, and f
   const pixels = await modelPixels(await decodeImage(clear, limits));
   t.equal(pixels.length, MODEL_SIZE * MODEL_SIZE * 3);
   t.ok(pixels.every((v) => v === 255), 'hidden black pixels are shown to the model as white');
+});
+
+t.test('for JPEG, the model input decoded small from the bytes matches the one made from the full decode', async (t) => {
+  const scene = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="900"><rect width="100%" height="100%" fill="#eee"/><circle cx="400" cy="300" r="200" fill="#c03020"/></svg>');
+  const jpeg = await sharp(scene).jpeg({ quality: 92 }).withMetadata({ orientation: 6 }).toBuffer();
+  const header = await readHeader(jpeg, limits);
+  t.ok(decodesSmall(header), 'JPEG decodes small');
+  t.notOk(decodesSmall(await readHeader(await base().png().toBuffer(), limits)), 'PNG does not');
+  const small = await modelPixelsFromBytes(jpeg, limits);
+  const full = await modelPixels(await decodeImage(jpeg, limits));
+  t.equal(small.length, full.length);
+  let difference = 0;
+  for (let i = 0; i < small.length; i++) difference += Math.abs(small[i]! - full[i]!);
+  t.ok(difference / small.length < 2, `mean difference ${(difference / small.length).toFixed(2)} grey levels, orientation applied alike`);
 });
