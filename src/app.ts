@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import auth from './plugins/auth.js';
 import downloader from './plugins/downloader.js';
 import errorHandler from './plugins/error-handler.js';
+import metrics from './plugins/metrics.js';
 import model from './plugins/model.js';
 import requestLog from './plugins/request-log.js';
 import workQueue from './plugins/work-queue.js';
@@ -54,6 +55,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(model);
   await app.register(workQueue);
   await app.register(downloader);
+  await app.register(metrics);
   await app.register(health);
   await app.register(removeBackground);
   return app;

@@ -19,12 +19,14 @@ export interface QueueStats {
 }
 
 export class WorkQueue {
-  private running = 0;
+  /** Slots taken by running jobs (a job takes one or more). */
+  private slotsInUse = 0;
+  private runningJobs = 0;
   private admitted = 0;
   private rejected = 0;
   private completed = 0;
   private draining = false;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { slots: number; start: () => void }[] = [];
   private idleWaiters: (() => void)[] = [];
   /** Moving average of one job's duration, for Retry-After. Starts near one u2netp request. */
   private averageJobMs = 400;
@@ -53,7 +55,7 @@ export class WorkQueue {
   }
 
   get stats(): QueueStats {
-    return { admitted: this.admitted, running: this.running, queued: this.waiting.length, rejected: this.rejected, completed: this.completed };
+    return { admitted: this.admitted, running: this.runningJobs, queued: this.waiting.length, rejected: this.rejected, completed: this.completed };
   }
 
   get isDraining(): boolean {
@@ -71,20 +73,31 @@ export class WorkQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** @internal Runs `work` in a slot, after waiting for one if need be. */
-  async runJob<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** @internal Runs `work` in `slots` slots (at most all of them), after waiting for them if need be. */
+  async runJob<T>(work: () => Promise<T>, signal?: AbortSignal, slots = 1): Promise<T> {
     signal?.throwIfAborted();
-    if (this.running >= this.concurrency || this.waiting.length > 0) await this.waitForSlot(signal);
-    else this.running++;
+    const needed = Math.min(Math.max(1, slots), this.concurrency);
+    if (this.slotsInUse + needed > this.concurrency || this.waiting.length > 0) await this.waitForSlots(needed, signal);
+    else this.slotsInUse += needed;
+    this.runningJobs++;
     const started = performance.now();
     try {
       return await work();
     } finally {
       this.averageJobMs = 0.8 * this.averageJobMs + 0.2 * (performance.now() - started);
       this.completed++;
-      this.running--;
-      this.waiting.shift()?.();
+      this.runningJobs--;
+      this.slotsInUse -= needed;
+      this.startWaiters();
     }
+  }
+
+  /**
+   * Starts waiters in order while they fit. One that does not fit holds the line: nothing overtakes
+   * it, so a large job is not starved by a stream of small ones.
+   */
+  private startWaiters(): void {
+    while (this.waiting.length > 0 && this.slotsInUse + this.waiting[0]!.slots <= this.concurrency) this.waiting.shift()!.start();
   }
 
   /** @internal */
@@ -97,20 +110,24 @@ export class WorkQueue {
     }
   }
 
-  /** Waits in line; the slot is handed over (running stays counted) by the job that frees it. */
-  private waitForSlot(signal?: AbortSignal): Promise<void> {
+  /** Waits in line; the slots are taken when the job that frees them starts this one. */
+  private waitForSlots(slots: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const start = () => {
-        signal?.removeEventListener('abort', leave);
-        this.running++;
-        resolve();
+      const entry = {
+        slots,
+        start: () => {
+          signal?.removeEventListener('abort', leave);
+          this.slotsInUse += slots;
+          resolve();
+        },
       };
       const leave = () => {
-        const index = this.waiting.indexOf(start);
+        const index = this.waiting.indexOf(entry);
         if (index >= 0) this.waiting.splice(index, 1);
+        this.startWaiters(); // it may have been holding the line
         reject(signal!.reason);
       };
-      this.waiting.push(start);
+      this.waiting.push(entry);
       signal?.addEventListener('abort', leave, { once: true });
     });
   }
@@ -122,9 +139,12 @@ export class Ticket {
 
   constructor(private readonly queue: WorkQueue) {}
 
-  /** Runs CPU work in a slot. Rejects with the signal's reason if it aborts while waiting. */
-  run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.queue.runJob(work, signal);
+  /**
+   * Runs CPU work in `slots` slots (a large image takes more, so fewer run beside it). Rejects with
+   * the signal's reason if it aborts while waiting.
+   */
+  run<T>(work: () => Promise<T>, signal?: AbortSignal, slots = 1): Promise<T> {
+    return this.queue.runJob(work, signal, slots);
   }
 
   release(): void {

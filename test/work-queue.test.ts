@@ -99,3 +99,50 @@ t.test('drain refuses new work; idle resolves once every ticket is released', as
   t.ok(idle);
   await queue.idle();
 });
+
+t.test('a job may take several slots: it waits for them all, and nothing overtakes it', async (t) => {
+  const queue = new WorkQueue(2, 5);
+  const order: string[] = [];
+  const a = pending();
+  const b = pending();
+  const first = queue.admit().run(async () => {
+    order.push('small 1');
+    await a.job();
+  });
+  const large = queue.admit().run(async () => {
+    order.push('large');
+    await b.job();
+  }, undefined, 2);
+  const small = queue.admit().run(async () => order.push('small 2'));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(order, ['small 1'], 'the large job waits for both slots, and the small one behind it waits too');
+  t.equal(queue.stats.running, 1);
+  a.finish();
+  await first;
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(order, ['small 1', 'large'], 'the large job runs alone');
+  b.finish();
+  await Promise.all([large, small]);
+  t.same(order, ['small 1', 'large', 'small 2']);
+  t.equal(await queue.admit().run(async () => 'more slots than exist are capped', undefined, 9), 'more slots than exist are capped');
+});
+
+t.test('when a waiter at the head of the line leaves, those behind it that fit start', async (t) => {
+  const queue = new WorkQueue(2, 5);
+  const a = pending();
+  const running = queue.admit().run(a.job);
+  const controller = new AbortController();
+  const large = queue.admit().run(async () => 'large', controller.signal, 2);
+  let smallRan = false;
+  const small = queue.admit().run(async () => {
+    smallRan = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(smallRan, 'blocked behind the large job');
+  controller.abort(new Error('left'));
+  await t.rejects(large, /left/);
+  await small;
+  t.ok(smallRan, 'started as soon as the large job left');
+  a.finish();
+  await running;
+});

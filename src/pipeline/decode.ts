@@ -55,6 +55,8 @@ function decodeFailed(error: unknown): ServiceError {
 
 export interface ImageHeader {
   format: ImageFormat;
+  /** Width x height, from the header (the first frame of an animation). */
+  pixels: number;
   hasAlpha: boolean;
 }
 
@@ -85,7 +87,7 @@ export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): 
       `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} megapixels`,
     );
   }
-  return { format, hasAlpha: header.hasAlpha === true };
+  return { format, pixels: width * height, hasAlpha: header.hasAlpha === true };
 }
 
 /** sharp reading the source bytes, with the limits every decode of untrusted input keeps. */

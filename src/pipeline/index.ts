@@ -1,7 +1,7 @@
 // The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
 import { applySubjectAlpha, clearHidden, padBox, type Box } from './compose.js';
-import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader } from './decode.js';
+import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodePng } from './encode.js';
 import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { toModelInput } from './preprocess.js';
@@ -10,6 +10,7 @@ import type { StageTimer } from './timings.js';
 
 export type { Box } from './compose.js';
 export type { SubjectMode } from './mask.js';
+export { readHeader, type ImageHeader } from './decode.js';
 
 export interface RemovalOptions {
   /** Crop to the subject's box (plus margin); false keeps the input's size. */
@@ -32,6 +33,16 @@ export interface RemovalResult {
   box: Box;
 }
 
+/**
+ * Above this many pixels an image is large: its decoded pixels (4 bytes each, 200 MB at 50 MP) do not
+ * share memory with anything big. Its full decode waits for the inference's transient buffers (about
+ * 250 MB) to be freed, and the route gives it every work slot, so it runs alone. Two 50-megapixel
+ * requests at once otherwise peaked at 1 GB, measured.
+ */
+export const LARGE_IMAGE_PIXELS = 25_000_000;
+
+export const isLargeImage = (header: ImageHeader): boolean => header.pixels > LARGE_IMAGE_PIXELS;
+
 export interface PipelineContext {
   segmenter: Segmenter;
   maxPixels: number;
@@ -40,6 +51,8 @@ export interface PipelineContext {
   timer: StageTimer;
   /** Checked between stages: work for a caller that has gone, or is past its deadline, stops there. */
   signal?: AbortSignal;
+  /** The image's header, when the caller has read it already (see readHeader). */
+  header?: ImageHeader;
 }
 
 function noForeground(): ServiceError {
@@ -51,18 +64,24 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
 
   signal?.throwIfAborted();
   const limits = { maxPixels: context.maxPixels };
-  const header = await timer.time('decode', () => readHeader(bytes, limits));
-  // The full-resolution decode starts now; for JPEG the model's input is decoded small straight from
-  // the bytes, so the full decode runs alongside the inference rather than before it.
-  const decoding = decodePixels(bytes, header, limits);
-  decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+  const header = context.header ?? (await timer.time('decode', () => readHeader(bytes, limits)));
+  // For JPEG the model's input is decoded small straight from the bytes, and the full-resolution
+  // decode runs alongside the inference rather than before it; a large image waits instead.
+  const overlap = decodesSmall(header) && !isLargeImage(header);
+  const decode = () => {
+    const decoding = decodePixels(bytes, header, limits);
+    decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    return decoding;
+  };
+  let decoding = decodesSmall(header) && !overlap ? undefined : decode();
   const input = await timer.time('decode', async () =>
-    toModelInput(decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding)),
+    toModelInput(decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!)),
   );
 
   signal?.throwIfAborted();
   const d0 = await timer.time('infer', () => segmenter.predict(input));
-  const image = await timer.time('decode', () => decoding);
+  signal?.throwIfAborted();
+  const image = await timer.time('decode', () => (decoding ??= decode()));
 
   // The subject's alpha is computed only where the kept grid cells reach, and written into the
   // decoded image's alpha channel.

@@ -1,7 +1,7 @@
 // POST /remove-background: an image URL in, a transparent PNG of its subject out.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { removeBackground } from '../pipeline/index.js';
+import { isLargeImage, readHeader, removeBackground } from '../pipeline/index.js';
 import { StageTimer } from '../pipeline/timings.js';
 import { workSignal } from './work-signal.js';
 
@@ -33,20 +33,18 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
     try {
       await app.model.warmed;
       const bytes = await timer.time('fetch', () => app.downloader.download(imageUrl, signal));
+      const maxPixels = app.config.MAX_INPUT_PIXELS;
+      const header = await timer.time('decode', () => readHeader(bytes, { maxPixels }));
       const result = await ticket.run(
         () =>
           removeBackground(
             bytes,
             { ...options, threshold: app.config.MASK_THRESHOLD },
-            {
-              segmenter: app.model.segmenter,
-              maxPixels: app.config.MAX_INPUT_PIXELS,
-              pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL,
-              timer,
-              signal,
-            },
+            { segmenter: app.model.segmenter, maxPixels, pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL, timer, signal, header },
           ),
         signal,
+        // A large image runs alone: every slot (see LARGE_IMAGE_PIXELS).
+        isLargeImage(header) ? app.config.MAX_CONCURRENCY : 1,
       );
       const { box } = result;
       return reply
