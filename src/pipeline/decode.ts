@@ -6,7 +6,7 @@
 // sRGB with an alpha channel: the input's own, or opaque. The image is decoded once; the model's
 // input is made from these pixels, and the subject's alpha is later written into their alpha
 // channel, so one buffer carries the image from decoding to encoding.
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { ServiceError } from '../errors.js';
 import { MODEL_SIZE } from './preprocess.js';
 
@@ -45,11 +45,20 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   return null;
 }
 
-function decodeFailed(error: unknown): ServiceError {
+export function decodeFailed(error: unknown): ServiceError {
   return new ServiceError('image_decode_failed', 'the image is truncated or corrupt and cannot be decoded', { cause: error });
 }
 
-export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }): Promise<DecodedImage> {
+export interface ImageHeader {
+  format: ImageFormat;
+  hasAlpha: boolean;
+}
+
+/**
+ * Sniffs the format and reads the header, refusing unknown formats, headers without dimensions and
+ * images over the pixel limit, all before a single pixel is decoded.
+ */
+export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): Promise<ImageHeader> {
   const format = sniffFormat(bytes);
   if (!format) {
     throw new ServiceError(
@@ -75,15 +84,26 @@ export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }):
       `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} megapixels`,
     );
   }
+  return { format, hasAlpha: header.hasAlpha === true };
+}
 
+/** Options for decoding bytes that passed readHeader: the walls stay up (sharp's own pixel limit, warnings fail). */
+export const decodeOptions = (limits: { maxPixels: number }): SharpOptions => ({
+  failOn: 'warning',
+  limitInputPixels: limits.maxPixels,
+  autoOrient: true,
+});
+
+export async function decodeImage(bytes: Buffer, limits: { maxPixels: number }): Promise<DecodedImage> {
+  const header = await readHeader(bytes, limits);
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, autoOrient: true })
+    const { data, info } = await sharp(bytes, decodeOptions(limits))
       .toColourspace('srgb')
       .ensureAlpha(1)
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new Error(`unexpected channel count ${info.channels}`);
-    return { format, width: info.width, height: info.height, hasAlpha: header.hasAlpha === true, pixels: data };
+    return { format: header.format, width: info.width, height: info.height, hasAlpha: header.hasAlpha, pixels: data };
   } catch (error) {
     throw decodeFailed(error);
   }

@@ -1,21 +1,24 @@
-// The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
+// The whole cutout, from image bytes to encoded image bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
-import { applySubjectAlpha, clearAlphaOutside, padBox, type Box } from './compose.js';
+import { prepareBackdrop, type Background } from './background.js';
+import { applySubjectAlpha, clearAlphaOutside, marginPixels, padBox, type Box, type Margin } from './compose.js';
 import { decodeImage, modelPixels } from './decode.js';
-import { encodePng } from './encode.js';
+import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { toModelInput } from './preprocess.js';
 import type { Segmenter } from './segment.js';
 import type { StageTimer } from './timings.js';
 
-export type { Box } from './compose.js';
+export type { Background, Colour } from './background.js';
+export type { Box, Margin } from './compose.js';
+export type { OutputFormat } from './encode.js';
 export type { SubjectMode } from './mask.js';
 
 export interface RemovalOptions {
   /** Crop to the subject's box (plus margin); false keeps the input's size. */
   crop: boolean;
-  /** Pixels added around the subject's box, clamped to the image. */
-  margin: number;
+  /** Padding around the subject's box (pixels, or a percentage of its larger side), clamped to the image. */
+  margin: Margin;
   subject: SubjectMode;
   /** 'rgba' for the cutout, 'alpha' for the mask alone as a greyscale image. */
   channels: 'rgba' | 'alpha';
@@ -23,19 +26,37 @@ export interface RemovalOptions {
   threshold: number;
 }
 
+/** How the result is encoded and what it is put on. */
+export interface OutputOptions {
+  format: OutputFormat;
+  /** 1-100, for WebP and JPEG. */
+  quality: number;
+  background: Background;
+  /** Scale the result down (after cropping) so neither side exceeds this; unset keeps its size. */
+  maxDimension?: number;
+}
+
+/** A transparent PNG at the crop's own size. */
+export const DEFAULT_OUTPUT: Readonly<OutputOptions> = Object.freeze<OutputOptions>({ format: 'png', quality: 90, background: { kind: 'transparent' } });
+
 export interface RemovalResult {
-  png: Buffer;
+  /** The encoded result, in `format`. */
+  image: Buffer;
+  format: OutputFormat;
   /** The input's size after orientation. */
   width: number;
   height: number;
   /** The subject's box grown by the margin, in input pixels (what `crop` cuts out). */
   box: Box;
+  /** The result's size: the box's (or the input's, uncropped), scaled down to `maxDimension`. */
+  outputWidth: number;
+  outputHeight: number;
 }
 
 export interface PipelineContext {
   segmenter: Segmenter;
   maxPixels: number;
-  /** zlib level of the PNG (0-9). */
+  /** zlib level of PNG results (0-9). */
   pngCompressionLevel: number;
   timer: StageTimer;
   /** Checked between stages: work for a caller that has gone, or is past its deadline, stops there. */
@@ -46,13 +67,21 @@ function noForeground(): ServiceError {
   return new ServiceError('no_foreground', 'the model found no subject in the image');
 }
 
-export async function removeBackground(bytes: Buffer, options: RemovalOptions, context: PipelineContext): Promise<RemovalResult> {
+export async function removeBackground(
+  bytes: Buffer,
+  options: RemovalOptions,
+  context: PipelineContext,
+  output: Readonly<OutputOptions> = DEFAULT_OUTPUT,
+): Promise<RemovalResult> {
   const { segmenter, timer, signal } = context;
 
   signal?.throwIfAborted();
-  const { image, input } = await timer.time('decode', async () => {
+  // The background is prepared here, while the decoded pixels still hold the input's own alpha.
+  const { image, input, backdrop } = await timer.time('decode', async () => {
     const image = await decodeImage(bytes, { maxPixels: context.maxPixels });
-    return { image, input: toModelInput(await modelPixels(image)) };
+    const input = toModelInput(await modelPixels(image));
+    const backdrop = await prepareBackdrop(output.background, image, { opaque: output.format === 'jpeg', maxPixels: context.maxPixels });
+    return { image, input, backdrop };
   });
 
   signal?.throwIfAborted();
@@ -72,12 +101,19 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
   });
 
   signal?.throwIfAborted();
-  const box = padBox(subjectBox, options.margin, image.width, image.height);
-  const output: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
-  const png = await timer.time('encode', () => {
-    clearAlphaOutside(image, region, output);
-    return encodePng(image, output, options.channels, { compressionLevel: context.pngCompressionLevel });
+  const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);
+  const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
+  const size = outputSize(kept, output.maxDimension);
+  const encoded = await timer.time('encode', () => {
+    clearAlphaOutside(image, region, kept);
+    return encodeImage(image, kept, options.channels, {
+      format: output.format,
+      quality: output.quality,
+      pngCompressionLevel: context.pngCompressionLevel,
+      ...size,
+      backdrop,
+    });
   });
 
-  return { png, width: image.width, height: image.height, box };
+  return { image: encoded, format: output.format, width: image.width, height: image.height, box, outputWidth: size.width, outputHeight: size.height };
 }

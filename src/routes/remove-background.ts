@@ -60,7 +60,7 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
           'x-foreground-height': box.height,
           'server-timing': timer.serverTiming(),
         })
-        .send(result.png);
+        .send(result.image);
     } finally {
       ticket.release();
       work.dispose();
