@@ -125,6 +125,10 @@ export function formOptions(fields: Record<string, unknown>): UploadFields {
       throw new ServiceError('invalid_request', 'the field background is neither a colour, "transparent", "blur" nor valid JSON');
     }
   }
+  const unknown = Object.keys(raw).find((name) => !Object.hasOwn(UploadFields.properties, name));
+  if (unknown !== undefined) {
+    throw new ServiceError('invalid_request', `the form has an unknown field ${unknown} (the image goes in image_file; the other fields are the options)`);
+  }
   const value = Value.Convert(UploadFields, Value.Default(UploadFields, raw));
   // The deepest error says most (for a union, which of its branches came closest).
   const [first] = [...Value.Errors(UploadFields, value)].sort((a, b) => b.instancePath.length - a.instancePath.length);
