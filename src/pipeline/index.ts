@@ -76,11 +76,12 @@ export async function removeBackground(
   const { segmenter, timer, signal } = context;
 
   signal?.throwIfAborted();
-  // The background is prepared here, while the decoded pixels still hold the input's own alpha.
+  // The background is prepared here, from the model's view of the image (see background.ts).
   const { image, input, backdrop } = await timer.time('decode', async () => {
     const image = await decodeImage(bytes, { maxPixels: context.maxPixels });
-    const input = toModelInput(await modelPixels(image));
-    const backdrop = await prepareBackdrop(output.background, image, { opaque: output.format === 'jpeg', maxPixels: context.maxPixels });
+    const modelView = await modelPixels(image);
+    const input = toModelInput(modelView);
+    const backdrop = await prepareBackdrop(output.background, image, { opaque: output.format === 'jpeg', maxPixels: context.maxPixels, modelView });
     return { image, input, backdrop };
   });
 

@@ -3,7 +3,7 @@
 // another image. Both forms share one option schema; the pipeline does the work.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
 import Value from 'typebox/value';
 import { ServiceError, type ErrorCode } from '../errors.js';
 import { aboutBackground, parseColour } from '../pipeline/background.js';
@@ -213,7 +213,7 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
           ...errorResponses(ERRORS),
         },
       },
-      config: { form: UploadForm as TSchema },
+      config: { form: UploadForm },
     },
     async (request, reply) => {
       const timer = new StageTimer();
@@ -232,6 +232,10 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
           source = upload.file.bytes;
           body = formOptions(upload.fields);
         } else {
+          // JSON bodies were validated; a request without any body reaches here unchecked.
+          if (request.body === undefined) {
+            throw new ServiceError('invalid_request', 'send {"image_url": ...} as JSON, or the image as multipart/form-data in image_file');
+          }
           const { image_url: imageUrl, ...options } = request.body as RemoveBackgroundBody;
           source = imageUrl;
           body = options;

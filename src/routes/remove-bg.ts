@@ -5,7 +5,7 @@
 // The result keeps the input's size, as the old app's did (rembg never crops), and old clients
 // may lay it out by the original's size. Errors have the service's usual shape.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { Type, type TSchema } from 'typebox';
+import { Type } from 'typebox';
 import { ServiceError, type ErrorCode } from '../errors.js';
 import { WHITE } from '../pipeline/background.js';
 import { removeBackground, type OutputOptions } from '../pipeline/index.js';
@@ -63,7 +63,7 @@ const removeBgRoutes: FastifyPluginAsync = async (app) => {
           ...errorResponses(ERRORS),
         },
       },
-      config: { form: LegacyForm as TSchema },
+      config: { form: LegacyForm },
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw noImage();

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import t from 'tap';
 import { parseColour, prepareBackdrop, type Background, type Backdrop } from '../../src/pipeline/background.js';
-import type { DecodedImage } from '../../src/pipeline/decode.js';
+import { modelPixels, type DecodedImage } from '../../src/pipeline/decode.js';
 import { encodeImage, outputSize, type EncodeOptions } from '../../src/pipeline/encode.js';
 import { decodeImageBytes } from '../helpers/images.js';
 
@@ -32,7 +32,10 @@ const options = (backdrop: Backdrop, more: Partial<EncodeOptions> = {}): EncodeO
   backdrop,
   ...more,
 });
-const backdrop = (background: Background, opaque = false) => prepareBackdrop(background, cutout(), { opaque, maxPixels: 1e8 });
+const backdrop = async (background: Background, opaque = false) => {
+  const image = cutout();
+  return prepareBackdrop(background, image, { opaque, maxPixels: 1e8, modelView: await modelPixels(image) });
+};
 const pixel = (image: { data: Buffer; width: number; channels: number }, x: number, y: number) =>
   [...image.data.subarray((y * image.width + x) * image.channels, (y * image.width + x + 1) * image.channels)];
 const near = (actual: number[], expected: number[], tolerance: number) => actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
@@ -134,7 +137,7 @@ t.test('blur: the original, blurred, behind a sharp subject, at the crop and the
     if (alpha[p] === 0) striped.pixels.set((p % 200) % 4 < 2 ? [0, 0, 0] : [250, 250, 250], p * 4);
     striped.pixels[p * 4 + 3] = 255;
   }
-  const blurred = await prepareBackdrop({ kind: 'blur' }, striped, { opaque: false, maxPixels: 1e8 });
+  const blurred = await prepareBackdrop({ kind: 'blur' }, striped, { opaque: false, maxPixels: 1e8, modelView: await modelPixels(striped) });
   t.equal(blurred.kind, 'blurred');
   for (let p = 0; p < 200 * 100; p++) striped.pixels[p * 4 + 3] = alpha[p]!;
   const box = { left: 30, top: 10, width: 140, height: 80 };

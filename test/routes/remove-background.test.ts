@@ -175,6 +175,12 @@ t.test('POST /remove-background', async (t) => {
     t.match(missing.json().error.message, /404/, 'the source status is in the message');
   });
 
+  t.test('a request without a body is refused with 400', async (t) => {
+    const response = await app.inject({ method: 'POST', url: '/remove-background' });
+    t.equal(response.statusCode, 400);
+    t.match(response.json().error, { code: 'invalid_request', message: /image_url.*image_file/ });
+  });
+
   t.test('a body that is not JSON is refused', async (t) => {
     const text = await app.inject({ method: 'POST', url: '/remove-background', payload: 'image_url=x', headers: { 'content-type': 'text/plain' } });
     t.equal(text.statusCode, 415);
