@@ -60,6 +60,9 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/models ./models
+# The one folder the service writes: POST /remove-bg's results (STORAGE_DIR). With several replicas,
+# mount a volume they share here instead.
+RUN mkdir -p static/processed_images && chown 1000:1000 static/processed_images
 
 # The base image's `node` user, by number so Kubernetes' runAsNonRoot can check it.
 USER 1000:1000

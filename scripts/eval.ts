@@ -159,7 +159,7 @@ export async function evaluateFolder(folder: string, options: EvalOptions, conte
         { segmenter: context.segmenter, maxPixels: context.maxPixels, pngCompressionLevel: context.pngCompressionLevel, timer },
       );
       const ms = performance.now() - started;
-      const predicted = await readGrey(result.png);
+      const predicted = await readGrey(result.image);
       if (predicted.width !== truth.width || predicted.height !== truth.height) {
         throw new Error(`${pair.name}: the photo is ${predicted.width}x${predicted.height} but its mask is ${truth.width}x${truth.height}`);
       }

@@ -1,5 +1,6 @@
 // The app, as a Fastify instance built from a config. The server and the tests build it the same way.
 import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
 import sensible from '@fastify/sensible';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -10,10 +11,15 @@ import downloader from './plugins/downloader.js';
 import errorHandler from './plugins/error-handler.js';
 import metrics from './plugins/metrics.js';
 import model from './plugins/model.js';
+import openapi from './plugins/openapi.js';
 import requestLog from './plugins/request-log.js';
+import resultStore from './plugins/result-store.js';
 import workQueue from './plugins/work-queue.js';
+import docs from './routes/docs.js';
 import health from './routes/health.js';
 import removeBackground from './routes/remove-background.js';
+import removeBg from './routes/remove-bg.js';
+import { FORM_LIMITS } from './routes/uploads.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -55,8 +61,14 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(model);
   await app.register(workQueue);
   await app.register(downloader);
+  await app.register(resultStore);
+  // Forms are read by the routes that take them (routes/uploads.ts), after admission to the queue.
+  await app.register(multipart, { limits: { ...FORM_LIMITS, fileSize: config.MAX_DOWNLOAD_BYTES } });
+  await app.register(openapi); // before the routes, so it sees them all
   await app.register(metrics);
   await app.register(health);
   await app.register(removeBackground);
+  await app.register(removeBg);
+  await app.register(docs);
   return app;
 }

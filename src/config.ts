@@ -102,7 +102,23 @@ export const ConfigSchema = Type.Object({
   }),
   BODY_LIMIT_BYTES: Type.Integer({
     minimum: 1024, default: 64 * 1024,
-    description: 'Largest JSON request body. A body only carries a URL and a few options.',
+    description: 'Largest JSON request body. A body only carries a URL and a few options. (Uploads are limited by MAX_DOWNLOAD_BYTES instead.)',
+  }),
+  STORAGE_DIR: Type.String({
+    default: 'static/processed_images',
+    description: 'Folder where POST /remove-bg saves its JPEGs (relative paths start at the project folder); created when first needed. Replicas that share traffic must share it.',
+  }),
+  STORAGE_MAX_AGE_MS: Type.Integer({
+    minimum: 1000, default: 24 * 60 * 60 * 1000,
+    description: 'Saved results older than this are deleted. Keeps the folder from growing without end and results from staying public forever.',
+  }),
+  STORAGE_MAX_BYTES: Type.Integer({
+    minimum: MiB, default: 512 * MiB,
+    description: 'Largest total size of the saved results; past it the oldest are deleted first. Guards the disk against a burst of uploads.',
+  }),
+  PUBLIC_BASE_URL: Type.String({
+    default: '',
+    description: 'The address clients reach the service at (`https://api.example.com`, with a path prefix if any), used in the URLs POST /remove-bg answers with. Empty uses the request\'s own origin, which is wrong behind a proxy that changes scheme, host or path.',
   }),
 });
 
@@ -153,6 +169,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = {
     ...settings,
     MODEL_PATH: path.resolve(projectRoot, settings.MODEL_PATH),
+    STORAGE_DIR: path.resolve(projectRoot, settings.STORAGE_DIR),
+    PUBLIC_BASE_URL: settings.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     INFERENCE_THREADS: settings.INFERENCE_THREADS === 0 ? Math.max(1, os.availableParallelism()) : settings.INFERENCE_THREADS,
     ALLOWED_HOSTS: list(settings.ALLOWED_HOSTS).map((host) => host.toLowerCase()),
     API_KEYS: list(settings.API_KEYS),
@@ -160,9 +178,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const listProblems = [
     ...config.ALLOWED_HOSTS.filter((host) => !/^(\*\.)?[a-z0-9.-]+$/.test(host)).map((host) => `  ALLOWED_HOSTS: "${host}" is not a host name or *.domain`),
     ...config.API_KEYS.filter((key) => key.length < 16).map(() => '  API_KEYS: every key needs 16 characters or more'),
+    ...(config.PUBLIC_BASE_URL === '' || isBaseUrl(config.PUBLIC_BASE_URL)
+      ? []
+      : [`  PUBLIC_BASE_URL: "${config.PUBLIC_BASE_URL}" is not an absolute http(s) URL without query or fragment`]),
   ];
   if (listProblems.length > 0) throw new ConfigError(`invalid configuration:\n${listProblems.join('\n')}`);
   return Object.freeze({ ...config, ALLOWED_HOSTS: Object.freeze(config.ALLOWED_HOSTS), API_KEYS: Object.freeze(config.API_KEYS) });
+}
+
+function isBaseUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash && !url.username && !url.password;
+  } catch {
+    return false;
+  }
 }
 
 const list = (value: string): string[] =>

@@ -2,13 +2,13 @@
 // Clients branch on `code`; the message is for people and may change.
 
 export const errorCatalog = {
-  invalid_request: { status: 400, description: 'The body or a parameter does not match the schema (unknown field, wrong type, value out of range).' },
+  invalid_request: { status: 400, description: 'The body, a form field or a parameter does not match the schema (unknown field, wrong type, value out of range), options contradict each other, a form has no image or an unexpected part, or the result would be too large for its format.' },
   unsupported_url: { status: 400, description: 'The image URL is not an absolute http(s) URL, or it carries credentials.' },
   unauthorized: { status: 401, description: 'API keys are enabled and the request carries no valid one (`Authorization: Bearer <key>` or `X-Api-Key`).' },
   forbidden_address: { status: 403, description: 'The image URL (or a redirect) leads to an address the service does not connect to: loopback, private, link-local, cloud metadata, reserved.' },
   forbidden_host: { status: 403, description: 'ALLOWED_HOSTS is set and the image URL (or a redirect) names a host not on it.' },
   not_found: { status: 404, description: 'No such route.' },
-  too_large: { status: 413, description: 'The source image (or the request body) is larger than the byte limit.' },
+  too_large: { status: 413, description: 'The source image, the uploaded file or the request body is larger than the byte limit.' },
   too_many_pixels: { status: 413, description: 'The image has more pixels than the pixel limit; refused from its header, before decoding.' },
   unsupported_media_type: { status: 415, description: 'The downloaded bytes are not an image format the service reads, or the request body is not JSON.' },
   image_decode_failed: { status: 422, description: 'The image is truncated or corrupt and cannot be decoded.' },
@@ -21,6 +21,7 @@ export const errorCatalog = {
   overloaded: { status: 503, description: 'Every work slot and queue place is taken; retry after the `Retry-After` seconds.' },
   deadline_exceeded: { status: 503, description: 'The request could not finish within REQUEST_DEADLINE_MS (queue wait included); retry after the `Retry-After` seconds.' },
   not_ready: { status: 503, description: 'The service is starting (model not yet warmed) or shutting down.' },
+  storage_failed: { status: 500, description: 'POST /remove-bg could not save its result (the storage folder is missing, read-only or full); the log has the details.' },
   internal: { status: 500, description: 'An unexpected failure; the message never carries details, the log does.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

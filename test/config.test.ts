@@ -56,3 +56,13 @@ t.test('the README documents every setting', async (t) => {
   const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
   for (const setting of describeSettings()) t.match(readme, `\`${setting.name}\``, setting.name);
 });
+
+t.test('storage and the public base URL', async (t) => {
+  const config = loadConfig({ STORAGE_DIR: 'results', PUBLIC_BASE_URL: 'https://api.example.com/bg/' });
+  t.equal(config.STORAGE_DIR, path.join(projectRoot, 'results'), 'relative to the project folder');
+  t.equal(config.PUBLIC_BASE_URL, 'https://api.example.com/bg', 'trailing slash dropped');
+  t.equal(loadConfig({}).PUBLIC_BASE_URL, '', "empty: the request's origin");
+  for (const value of ['api.example.com', 'ftp://example.com', 'https://example.com/?x=1', 'https://u:p@example.com']) {
+    t.throws(() => loadConfig({ PUBLIC_BASE_URL: value }), { name: 'ConfigError', message: /PUBLIC_BASE_URL/ }, value);
+  }
+});

@@ -98,6 +98,17 @@ export function clearHidden(image: DecodedImage, region: Box, box: Box): void {
   }
 }
 
+/** Padding around the subject's box: pixels, or a percentage of the box's larger side. */
+export type Margin = number | { percent: number };
+
+/**
+ * The margin in pixels for a subject's box. A percentage is of the box's larger side and the same on
+ * every side, so the padding looks even around tall and wide subjects alike.
+ */
+export function marginPixels(margin: Margin, box: Box): number {
+  return typeof margin === 'number' ? margin : Math.round((margin.percent / 100) * Math.max(box.width, box.height));
+}
+
 /** The box grown by `margin` pixels on every side, clamped to the image. */
 export function padBox(box: Box, margin: number, width: number, height: number): Box {
   const left = Math.max(0, box.left - margin);

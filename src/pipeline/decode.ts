@@ -6,7 +6,7 @@
 // sRGB with an alpha channel: the input's own, or opaque. The image is decoded once; the model's
 // input is made from these pixels, and the subject's alpha is later written into their alpha
 // channel, so one buffer carries the image from decoding to encoding.
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { ServiceError } from '../errors.js';
 import { MODEL_SIZE } from './preprocess.js';
 
@@ -49,14 +49,15 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   return null;
 }
 
-function decodeFailed(error: unknown): ServiceError {
+export function decodeFailed(error: unknown): ServiceError {
   return new ServiceError('image_decode_failed', 'the image is truncated or corrupt and cannot be decoded', { cause: error });
 }
 
 export interface ImageHeader {
   format: ImageFormat;
-  /** Width x height, from the header (the first frame of an animation). */
-  pixels: number;
+  /** The size from the header, after EXIF orientation (the first frame of an animation). */
+  width: number;
+  height: number;
   hasAlpha: boolean;
 }
 
@@ -87,12 +88,20 @@ export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): 
       `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} megapixels`,
     );
   }
-  return { format, pixels: width * height, hasAlpha: header.hasAlpha === true };
+  // Orientations 5 to 8 turn the image a quarter: width and height swap.
+  const turned = (header.orientation ?? 1) >= 5;
+  return { format, width: turned ? height : width, height: turned ? width : height, hasAlpha: header.hasAlpha === true };
 }
 
+/** Options for decoding bytes that passed readHeader: the walls stay up (sharp's own pixel limit, warnings fail). */
+export const decodeOptions = (limits: { maxPixels: number }): SharpOptions => ({
+  failOn: 'warning',
+  limitInputPixels: limits.maxPixels,
+  autoOrient: true,
+});
+
 /** sharp reading the source bytes, with the limits every decode of untrusted input keeps. */
-const readSource = (bytes: Buffer, limits: { maxPixels: number }) =>
-  sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, autoOrient: true });
+const readSource = (bytes: Buffer, limits: { maxPixels: number }) => sharp(bytes, decodeOptions(limits));
 
 /** Decodes the whole image to 8-bit sRGB RGBA. */
 export async function decodePixels(bytes: Buffer, header: ImageHeader, limits: { maxPixels: number }): Promise<DecodedImage> {

@@ -1,22 +1,25 @@
-// The whole cutout, from image bytes to PNG bytes, without any HTTP: decode, infer, mask, encode.
+// The whole cutout, from image bytes to encoded image bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
-import { applySubjectAlpha, clearHidden, padBox, type Box } from './compose.js';
+import { prepareBackdrop, type Background } from './background.js';
+import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Margin } from './compose.js';
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
-import { encodePng } from './encode.js';
+import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { toModelInput } from './preprocess.js';
 import type { Segmenter } from './segment.js';
 import type { StageTimer } from './timings.js';
 
-export type { Box } from './compose.js';
+export type { Background, Colour } from './background.js';
+export type { Box, Margin } from './compose.js';
+export type { OutputFormat } from './encode.js';
 export type { SubjectMode } from './mask.js';
 export { readHeader, type ImageHeader } from './decode.js';
 
 export interface RemovalOptions {
   /** Crop to the subject's box (plus margin); false keeps the input's size. */
   crop: boolean;
-  /** Pixels added around the subject's box, clamped to the image. */
-  margin: number;
+  /** Padding around the subject's box (pixels, or a percentage of its larger side), clamped to the image. */
+  margin: Margin;
   subject: SubjectMode;
   /** 'rgba' for the cutout, 'alpha' for the mask alone as a greyscale image. */
   channels: 'rgba' | 'alpha';
@@ -24,13 +27,31 @@ export interface RemovalOptions {
   threshold: number;
 }
 
+/** How the result is encoded and what it is put on. */
+export interface OutputOptions {
+  format: OutputFormat;
+  /** 1-100, for WebP and JPEG. */
+  quality: number;
+  background: Background;
+  /** Scale the result down (after cropping) so neither side exceeds this; unset keeps its size. */
+  maxDimension?: number;
+}
+
+/** A transparent PNG at the crop's own size. */
+export const DEFAULT_OUTPUT: Readonly<OutputOptions> = Object.freeze<OutputOptions>({ format: 'png', quality: 90, background: { kind: 'transparent' } });
+
 export interface RemovalResult {
-  png: Buffer;
+  /** The encoded result, in `format`. */
+  image: Buffer;
+  format: OutputFormat;
   /** The input's size after orientation. */
   width: number;
   height: number;
   /** The subject's box grown by the margin, in input pixels (what `crop` cuts out). */
   box: Box;
+  /** The result's size: the box's (or the input's, uncropped), scaled down to `maxDimension`. */
+  outputWidth: number;
+  outputHeight: number;
 }
 
 /**
@@ -41,12 +62,12 @@ export interface RemovalResult {
  */
 export const LARGE_IMAGE_PIXELS = 25_000_000;
 
-export const isLargeImage = (header: ImageHeader): boolean => header.pixels > LARGE_IMAGE_PIXELS;
+export const isLargeImage = (header: ImageHeader): boolean => header.width * header.height > LARGE_IMAGE_PIXELS;
 
 export interface PipelineContext {
   segmenter: Segmenter;
   maxPixels: number;
-  /** zlib level of the PNG (0-9). */
+  /** zlib level of PNG results (0-9). */
   pngCompressionLevel: number;
   timer: StageTimer;
   /** Checked between stages: work for a caller that has gone, or is past its deadline, stops there. */
@@ -59,7 +80,12 @@ function noForeground(): ServiceError {
   return new ServiceError('no_foreground', 'the model found no subject in the image');
 }
 
-export async function removeBackground(bytes: Buffer, options: RemovalOptions, context: PipelineContext): Promise<RemovalResult> {
+export async function removeBackground(
+  bytes: Buffer,
+  options: RemovalOptions,
+  context: PipelineContext,
+  output: Readonly<OutputOptions> = DEFAULT_OUTPUT,
+): Promise<RemovalResult> {
   const { segmenter, timer, signal } = context;
 
   signal?.throwIfAborted();
@@ -74,9 +100,12 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
     return decoding;
   };
   let decoding = decodesSmall(header) && !overlap ? undefined : decode();
-  const input = await timer.time('decode', async () =>
-    toModelInput(decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!)),
-  );
+  // The background is prepared here too, from the model's view of the image (see background.ts).
+  const { input, backdrop } = await timer.time('decode', async () => {
+    const modelView = decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!);
+    const backdrop = await prepareBackdrop(output.background, header, { opaque: output.format === 'jpeg', maxPixels: limits.maxPixels, modelView });
+    return { input: toModelInput(modelView), backdrop };
+  });
 
   signal?.throwIfAborted();
   const d0 = await timer.time('infer', () => segmenter.predict(input));
@@ -97,12 +126,19 @@ export async function removeBackground(bytes: Buffer, options: RemovalOptions, c
   });
 
   signal?.throwIfAborted();
-  const box = padBox(subjectBox, options.margin, image.width, image.height);
-  const output: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
-  const png = await timer.time('encode', () => {
-    clearHidden(image, region, output);
-    return encodePng(image, output, options.channels, { compressionLevel: context.pngCompressionLevel });
+  const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);
+  const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
+  const size = outputSize(kept, output.maxDimension);
+  const encoded = await timer.time('encode', () => {
+    clearHidden(image, region, kept);
+    return encodeImage(image, kept, options.channels, {
+      format: output.format,
+      quality: output.quality,
+      pngCompressionLevel: context.pngCompressionLevel,
+      ...size,
+      backdrop,
+    });
   });
 
-  return { png, width: image.width, height: image.height, box };
+  return { image: encoded, format: output.format, width: image.width, height: image.height, box, outputWidth: size.width, outputHeight: size.height };
 }

@@ -2,7 +2,7 @@
 // Client errors say what was wrong; server errors say nothing about internals (the log does).
 import type { FastifyError } from 'fastify';
 import fp from 'fastify-plugin';
-import { errorBody, ServiceError, type ErrorCode } from '../errors.js';
+import { errorBody, errorCatalog, ServiceError, type ErrorCode } from '../errors.js';
 
 /** The code for an error Fastify itself raised (validation, body parsing, limits). */
 function frameworkCode(error: FastifyError): ErrorCode {
@@ -22,9 +22,11 @@ export default fp(
     app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
       const serviceError = error instanceof ServiceError;
       const code = serviceError ? error.code : frameworkCode(error);
-      const status = serviceError ? error.statusCode : code === 'internal' ? 500 : (error.statusCode ?? 400);
-      // A failure of ours gets its stack in the log; a refusal or a failing source gets one line.
-      if (code === 'internal') request.log.error({ err: error }, 'request failed');
+      // A framework error's own status can disagree with its code (a plugin's 413 for too many form
+      // fields is invalid_request here); the catalogue decides, so a code always has one status.
+      const status = serviceError ? error.statusCode : errorCatalog[code].status;
+      // A failure of ours (500) gets its stack and cause in the log; a refusal or a failing source gets one line.
+      if (status === 500) request.log.error({ err: error }, 'request failed');
       else if (code === 'client_closed') request.log.info({ code }, 'client left');
       else request.log.warn({ code, reason: error.message }, 'request refused');
       if (serviceError) reply.headers(error.headers);

@@ -148,3 +148,21 @@ t.test('service, autoscaler and disruption budget point at the deployment', asyn
   const pdb = only<DisruptionBudget>('pdb.yaml');
   t.same(pdb.spec.selector.matchLabels, podLabels);
 });
+
+t.test('the shared-results overlay puts /remove-bg results on one ReadWriteMany claim, in the volume the base mounts', async (t) => {
+  const overlay = path.join('deploy', 'kubernetes-shared-results');
+  const [kustomization] = readYaml(overlay, 'kustomization.yaml') as [{ resources: string[]; patches: { path: string }[] }];
+  t.ok(kustomization.resources.includes('../kubernetes'), 'built on the base');
+  const [claim] = readYaml(overlay, 'pvc.yaml') as [{ kind: string; metadata: { name: string }; spec: { accessModes: string[] } }];
+  t.equal(claim.kind, 'PersistentVolumeClaim');
+  t.same(claim.spec.accessModes, ['ReadWriteMany']);
+  const [patch] = readYaml(overlay, kustomization.patches[0]!.path) as [
+    { metadata: { name: string }; spec: { template: { spec: { volumes: { name: string; persistentVolumeClaim: { claimName: string } }[] } } } },
+  ];
+  t.equal(patch.metadata.name, deployment.metadata.name, 'patches the base deployment');
+  const volume = patch.spec.template.spec.volumes[0]!;
+  t.equal(volume.persistentVolumeClaim.claimName, claim.metadata.name);
+  const mounted = (container as unknown as { volumeMounts: { name: string; mountPath: string }[] }).volumeMounts.find((mount) => mount.name === volume.name);
+  t.ok(mounted, `the base mounts a volume named ${volume.name}`);
+  t.match(mounted?.mountPath, /processed_images$/, 'at STORAGE_DIR');
+});

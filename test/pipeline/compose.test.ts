@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ALPHA_FLOOR, applySubjectAlpha, clearHidden, padBox } from '../../src/pipeline/compose.js';
+import { ALPHA_FLOOR, applySubjectAlpha, clearHidden, marginPixels, padBox } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 
 /** A width x height RGBA image of one colour and alpha. */
@@ -89,4 +89,12 @@ t.test('padBox grows the box and clamps it to the image', async (t) => {
   t.same(padBox(box, 8, 100, 50), { left: 2, top: 0, width: 36, height: 23 }, 'top clamped at 0');
   t.same(padBox(box, 1000, 100, 50), { left: 0, top: 0, width: 100, height: 50 });
   t.same(padBox({ left: 0, top: 0, width: 1, height: 1 }, 2, 1, 1), { left: 0, top: 0, width: 1, height: 1 });
+});
+
+t.test('marginPixels: pixels as given, a percentage of the larger side of the box', async (t) => {
+  const box = { left: 10, top: 5, width: 200, height: 50 };
+  t.equal(marginPixels(16, box), 16);
+  t.equal(marginPixels({ percent: 10 }, box), 20);
+  t.equal(marginPixels({ percent: 10 }, { ...box, width: 30, height: 125 }), 13, 'rounded');
+  t.equal(marginPixels({ percent: 0 }, box), 0);
 });

@@ -15,6 +15,19 @@ const twoDiscs = () =>
 
 const alphaAt = (image: { data: Buffer; width: number; channels: number }, x: number, y: number) =>
   image.data[(y * image.width + x) * image.channels + image.channels - 1]!;
+const pixelAt = (image: { data: Buffer; width: number; channels: number }, x: number, y: number) =>
+  [...image.data.subarray((y * image.width + x) * image.channels, (y * image.width + x + 1) * image.channels)];
+const near = (actual: number[], expected: number[], tolerance: number) => actual.every((value, i) => Math.abs(value - expected[i]!) <= tolerance);
+/** The X-Foreground-* box: left, top, width, height. */
+const box = (headers: Record<string, unknown>): [number, number, number, number] => [
+  Number(headers['x-foreground-left']),
+  Number(headers['x-foreground-top']),
+  Number(headers['x-foreground-width']),
+  Number(headers['x-foreground-height']),
+];
+
+// Many requests, each with an inference, on a shared machine.
+t.setTimeout(240_000);
 
 t.test('POST /remove-background', async (t) => {
   const app = await buildTestApp(t);
@@ -162,6 +175,12 @@ t.test('POST /remove-background', async (t) => {
     t.match(missing.json().error.message, /404/, 'the source status is in the message');
   });
 
+  t.test('a request without a body is refused with 400', async (t) => {
+    const response = await app.inject({ method: 'POST', url: '/remove-background' });
+    t.equal(response.statusCode, 400);
+    t.match(response.json().error, { code: 'invalid_request', message: /image_url.*image_file/ });
+  });
+
   t.test('a body that is not JSON is refused', async (t) => {
     const text = await app.inject({ method: 'POST', url: '/remove-background', payload: 'image_url=x', headers: { 'content-type': 'text/plain' } });
     t.equal(text.statusCode, 415);
@@ -288,4 +307,195 @@ t.test('a client that leaves while queued is dropped before inference, and its p
   while (app.queue.stats.admitted > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   t.equal(app.queue.stats.completed, completedBefore + 1, 'only the first request ran; the one that left never reached inference');
   t.equal(app.queue.stats.queued, 0);
+});
+
+t.test('output options', async (t) => {
+  const app = await buildTestApp(t);
+  // A red disc (radius 90) in the middle, a blue square in a corner: the disc is the subject, the
+  // square is background with edges a blur must soften.
+  const scene = await sceneImage(480, 360, [
+    { kind: 'circle', x: 240, y: 180, r: 90, fill: '#d02020' },
+    { kind: 'rect', x: 10, y: 10, w: 60, h: 60, fill: '#2040d0' },
+  ]);
+  // 200x100: yellow on the left, cyan on the right.
+  const halves = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#00ffff' } })
+    .composite([{ input: { create: { width: 100, height: 100, channels: 3, background: '#ffff00' } }, left: 0, top: 0 }])
+    .png()
+    .toBuffer();
+  const source = await startSourceServer(t, {
+    '/disc.png': await discImage(),
+    '/scene.png': scene,
+    '/halves.png': halves,
+    '/page.html': Buffer.from('<!doctype html><p>not an image</p>'),
+  });
+  const post = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/disc.png'), ...body } });
+  const plain = await post({});
+  t.equal(plain.statusCode, 200);
+  const [left, top, width, height] = box(plain.headers);
+  t.equal(plain.headers['x-output-width'], String(width), 'by default the result is the crop box');
+  t.equal(plain.headers['x-output-height'], String(height));
+
+  t.test('webp with crop:false: the whole input, transparent around the subject', async (t) => {
+    const response = await post({ format: 'webp', crop: false });
+    t.equal(response.statusCode, 200);
+    t.equal(response.headers['content-type'], 'image/webp');
+    const image = await decodeImageBytes(response.rawPayload);
+    t.match(image, { format: 'webp', channels: 4, width: 480, height: 360 });
+    t.equal(alphaAt(image, 5, 5), 0);
+    t.ok(alphaAt(image, 240, 180) > 250);
+    t.same(box(response.headers), [left, top, width, height], 'the headers still give the subject box');
+  });
+
+  t.test('jpeg on a colour: the background has that colour, no alpha', async (t) => {
+    const response = await post({ format: 'jpeg', background: '#00ff00', quality: 95 });
+    t.equal(response.headers['content-type'], 'image/jpeg');
+    const image = await decodeImageBytes(response.rawPayload);
+    t.match(image, { format: 'jpeg', channels: 3, width, height });
+    t.ok(near(pixelAt(image, 2, 2), [0, 255, 0], 6), `corner ${pixelAt(image, 2, 2)}`);
+    t.ok(near(pixelAt(image, Math.floor(width / 2), Math.floor(height / 2)), [208, 32, 32], 10), `subject ${pixelAt(image, Math.floor(width / 2), Math.floor(height / 2))}`);
+  });
+
+  t.test('jpeg without a background is put on white', async (t) => {
+    const image = await decodeImageBytes((await post({ format: 'jpeg' })).rawPayload);
+    t.match(image, { format: 'jpeg', channels: 3 });
+    t.ok(near(pixelAt(image, 2, 2), [255, 255, 255], 3), `corner ${pixelAt(image, 2, 2)}`);
+  });
+
+  t.test('png on an opaque colour is flattened: no alpha channel, no partial transparency', async (t) => {
+    const image = await decodeImageBytes((await post({ background: '#00f' })).rawPayload);
+    t.match(image, { format: 'png', channels: 3, width, height });
+    t.same(pixelAt(image, 2, 2), [0, 0, 255]);
+  });
+
+  t.test('a translucent colour leaves the background at that alpha', async (t) => {
+    const image = await decodeImageBytes((await post({ background: '#0000ff80', format: 'webp', quality: 100 })).rawPayload);
+    t.equal(image.channels, 4);
+    t.ok(near(pixelAt(image, 2, 2), [0, 0, 255, 128], 3), `corner ${pixelAt(image, 2, 2)}`);
+    t.ok(alphaAt(image, Math.floor(width / 2), Math.floor(height / 2)) > 250, 'the subject stays opaque');
+  });
+
+  t.test('max_dimension scales the result after cropping; the headers keep the input box', async (t) => {
+    const response = await post({ channels: 'alpha', max_dimension: 100 });
+    const image = await decodeImageBytes(response.rawPayload);
+    const scale = 100 / Math.max(width, height);
+    t.match(image, { format: 'png', channels: 1, width: Math.round(width * scale), height: Math.round(height * scale) });
+    t.same([response.headers['x-output-width'], response.headers['x-output-height']], [String(image.width), String(image.height)]);
+    t.same(box(response.headers), [left, top, width, height]);
+    t.equal(pixelAt(image, Math.floor(image.width / 2), Math.floor(image.height / 2))[0], 255, 'the mask is there, scaled');
+    const uncropped = await post({ crop: false, max_dimension: 240 });
+    t.same([uncropped.headers['x-output-width'], uncropped.headers['x-output-height']], ['240', '180']);
+    const larger = await post({ max_dimension: 5000 });
+    t.equal(larger.headers['x-output-width'], String(width), 'never scaled up');
+  });
+
+  t.test('margin as a percentage of the larger side of the subject box', async (t) => {
+    const response = await post({ margin: '10%' });
+    const grow = Math.round(0.1 * Math.max(width, height));
+    t.same(box(response.headers), [left - grow, top - grow, width + 2 * grow, height + 2 * grow]);
+    const image = await decodeImageBytes(response.rawPayload);
+    t.same([image.width, image.height], [width + 2 * grow, height + 2 * grow]);
+  });
+
+  t.test('threshold: per request, within bounds; absent means MASK_THRESHOLD', async (t) => {
+    // The model's map replaced by one made to measure: a large block and a small one, joined by a
+    // bridge at 0.3. Cut below 0.3 they are one subject; above it, only the large block is kept.
+    const map = new Float32Array(320 * 320);
+    const fill = (x0: number, x1: number, y0: number, y1: number, value: number) => {
+      for (let y = y0; y < y1; y++) map.fill(value, y * 320 + x0, y * 320 + x1);
+    };
+    fill(40, 140, 100, 200, 1);
+    fill(200, 240, 120, 180, 1);
+    fill(140, 200, 140, 160, 0.3);
+    const withMap = async (app: Awaited<ReturnType<typeof buildTestApp>>, body: Record<string, unknown>) => {
+      const { segmenter } = app.model;
+      const predict = segmenter.predict;
+      segmenter.predict = async () => map.slice();
+      try {
+        return await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/disc.png'), ...body } });
+      } finally {
+        segmenter.predict = predict;
+      }
+    };
+    const joined = box((await withMap(app, { threshold: 0.2 })).headers);
+    const alone = box((await withMap(app, { threshold: 0.5 })).headers);
+    t.ok(joined[2] > 280, `threshold 0.2 keeps both blocks: box ${joined}`);
+    t.ok(alone[2] < 180, `threshold 0.5 keeps the large one: box ${alone}`);
+    t.same(box((await withMap(app, {})).headers), alone, 'absent: MASK_THRESHOLD (0.5)');
+    const lowSetting = await buildTestApp(t, { MASK_THRESHOLD: '0.2' });
+    t.same(box((await withMap(lowSetting, {})).headers), joined, 'absent, with MASK_THRESHOLD=0.2');
+    for (const threshold of [0.01, 0.99, 'high']) {
+      t.equal((await post({ threshold })).json().error.code, 'invalid_request', `threshold ${threshold}`);
+    }
+  });
+
+  t.test('blur: the original, blurred, behind a subject that stays sharp', async (t) => {
+    const cutout = await decodeImageBytes((await post({ image_url: source.url('/scene.png'), crop: false })).rawPayload);
+    const response = await post({ image_url: source.url('/scene.png'), crop: false, background: 'blur' });
+    t.equal(response.statusCode, 200);
+    const image = await decodeImageBytes(response.rawPayload);
+    t.match(image, { format: 'png', channels: 3, width: 480, height: 360 });
+    let opaque = 0;
+    let changed = 0;
+    for (let y = 0; y < 360; y++) {
+      for (let x = 0; x < 480; x++) {
+        if (alphaAt(cutout, x, y) !== 255) continue;
+        opaque++;
+        if (!near(pixelAt(image, x, y), pixelAt(cutout, x, y).slice(0, 3), 0)) changed++;
+      }
+    }
+    t.ok(opaque > 20_000, `${opaque} opaque subject pixels`);
+    t.equal(changed, 0, 'every opaque subject pixel is exactly the original');
+    // The square's edge at x = 70: sharp in the input, spread out behind the subject.
+    const red = (x: number) => pixelAt(image, x, 40)[0]!;
+    t.ok(red(40) < 90, `inside the square, still blue-ish (${red(40)})`);
+    t.ok(red(66) > 60 && red(74) < 220, `its edge is soft: ${red(66)} .. ${red(74)}`);
+    t.ok(red(200) > 240, 'far from it, white');
+  });
+
+  t.test('a background image, fetched like the image and cover-fitted behind the subject', async (t) => {
+    const response = await post({ background: { image_url: source.url('/halves.png') } });
+    t.equal(response.statusCode, 200);
+    const image = await decodeImageBytes(response.rawPayload);
+    t.match(image, { channels: 3, width, height });
+    t.ok(near(pixelAt(image, 2, 2), [255, 255, 0], 2), `left: yellow ${pixelAt(image, 2, 2)}`);
+    t.ok(near(pixelAt(image, width - 3, 2), [0, 255, 255], 2), `right: cyan ${pixelAt(image, width - 3, 2)}`);
+    t.ok(near(pixelAt(image, Math.floor(width / 2), Math.floor(height / 2)), [208, 32, 32], 2), 'the subject on top');
+
+    const missing = await post({ background: { image_url: source.url('/missing.png') } });
+    t.equal(missing.statusCode, 502);
+    t.match(missing.json().error, { code: 'source_status', message: /^background image: .*404/ });
+    const notImage = await post({ background: { image_url: source.url('/page.html') } });
+    t.equal(notImage.statusCode, 415);
+    t.match(notImage.json().error, { code: 'unsupported_media_type', message: /^background image: / });
+    const forbidden = await buildTestApp(t, { ALLOW_PRIVATE_NETWORKS: 'false' });
+    const refused = await forbidden.inject({
+      method: 'POST',
+      url: '/remove-background',
+      payload: { image_url: 'https://example.com/a.png', background: { image_url: 'http://169.254.169.254/latest/meta-data/' } },
+    });
+    t.equal(refused.statusCode, 403, 'the same address guard');
+  });
+
+  t.test('bad options are refused with 400 before any work', async (t) => {
+    const bodies: Record<string, unknown>[] = [
+      { format: 'gif' },
+      { quality: 0 },
+      { quality: 101 },
+      { margin: '150%' },
+      { margin: '10 %' },
+      { margin: -1 },
+      { background: 'red' },
+      { background: '#12345' },
+      { background: { image_url: 'not a url' } },
+      { background: { image_url: source.url('/halves.png'), fit: 'contain' } },
+      { max_dimension: 0 },
+      { max_dimension: 1.5 },
+      { channels: 'alpha', background: '#fff' },
+    ];
+    for (const body of bodies) {
+      const response = await post(body);
+      t.equal(response.statusCode, 400, JSON.stringify(body));
+      t.equal(response.json().error.code, 'invalid_request');
+    }
+  });
 });
