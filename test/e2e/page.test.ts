@@ -130,6 +130,11 @@ t.test('drop three images, download one, recolour, download all as a ZIP', { ski
   await page.goto(`${origin}/`);
   await page.waitForSelector('#batch-options .options');
   await screenshot(page, 'page-before.png');
+  // From the top, the keyboard reaches the file picker at once (after the link to the API), and shows where it is.
+  for (let presses = 0; presses < 5 && (await page.evaluate('document.activeElement?.id')) !== 'file-input'; presses++) await page.keyboard.press('Tab');
+  t.equal(await page.evaluate('document.activeElement?.id'), 'file-input', 'Tab reaches the file input behind the drop zone');
+  t.equal(await page.evaluate(`getComputedStyle(document.querySelector('#drop-zone label')).outlineStyle`), 'solid', 'and the zone shows the focus');
+  await page.locator('.intake').screenshot({ path: path.join(ARTIFACTS, 'page-focus.png') });
 
   const files: DroppedFile[] = [
     { name: 'red-disc.png', type: 'image/png', bytes: await sceneImage(480, 360, [{ kind: 'circle', x: 240, y: 180, r: 100, fill: '#d02020' }]) },
@@ -170,7 +175,14 @@ t.test('drop three images, download one, recolour, download all as a ZIP', { ski
   t.same(entries.map((entry) => entry.name).sort(), ['blue-disc-cutout.png', 'green-disc-cutout.png', 'red-disc-cutout.png'], 'the ZIP holds the three results');
   for (const entry of entries) t.equal((await sharp(entry.data).metadata()).format, 'png', `${entry.name} is a PNG`);
 
+  // Every control has a name a screen reader can say.
+  const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, button, a[href], summary')]
+    .filter((control) => !(control.labels?.length || control.getAttribute('aria-label') || control.textContent.trim()))
+    .map((control) => control.outerHTML.slice(0, 80))`);
+  t.same(unlabelled, [], 'no control without a label');
+
   await page.locator('.card:nth-child(2) .split').fill('25');
+  await page.click('.card:nth-child(3) summary');
   await screenshot(page, 'page-after.png');
   await page.setViewportSize({ width: 390, height: 844 });
   await screenshot(page, 'page-phone.png');

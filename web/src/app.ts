@@ -107,8 +107,9 @@ function optionControls(options: CutoutOptions): HTMLElement {
   return root;
 }
 
+/** A control by name (radios are read as a group: their names carry a suffix). */
 function control<T extends HTMLInputElement | HTMLSelectElement>(root: HTMLElement, name: string): T {
-  return part<T>(root, `[name^="${name}"]`);
+  return part<T>(root, `[name="${name}"]`);
 }
 
 function readOptions(root: HTMLElement): CutoutOptions {
@@ -471,13 +472,17 @@ function showResult(card: Card, result: Result): void {
   if (card.result) URL.revokeObjectURL(card.result.url);
   card.result = result;
   setAspect(card, result.width, result.height);
-  // The cutout sits where it was cut from: the crop box, or the whole image when not cropped.
-  const box = result.options.crop ? result.box : { left: 0, top: 0, width: result.width, height: result.height };
+  // The cutout sits where it was cut from: the crop box, or the whole image when not cropped (or
+  // when the headers that say where did not come through, say from a proxy that drops them).
+  const { width, height, box } = result;
+  const known = [width, height, box.left, box.top, box.width, box.height].every(Number.isFinite) && width > 0 && height > 0;
+  const place = result.options.crop && known ? box : { left: 0, top: 0, width: 1, height: 1 };
+  const [across, down] = result.options.crop && known ? [width, height] : [1, 1];
   const percent = (value: number, of: number): string => `${((value / of) * 100).toFixed(4)}%`;
-  parts.cutout.style.setProperty('left', percent(box.left, result.width));
-  parts.cutout.style.setProperty('top', percent(box.top, result.height));
-  parts.cutout.style.setProperty('width', percent(box.width, result.width));
-  parts.cutout.style.setProperty('height', percent(box.height, result.height));
+  parts.cutout.style.setProperty('left', percent(place.left, across));
+  parts.cutout.style.setProperty('top', percent(place.top, down));
+  parts.cutout.style.setProperty('width', percent(place.width, across));
+  parts.cutout.style.setProperty('height', percent(place.height, down));
   parts.cutout.src = result.url;
   for (const element of [parts.after, parts.divider, parts.splitLabel, ...parts.captions]) element.hidden = false;
   setSplit(card);
@@ -597,6 +602,12 @@ async function downloadAll(): Promise<void> {
 
 function applyToAll(): void {
   const options = readOptions(batchOptions);
+  const problem = optionsProblem(options);
+  byId('batch-problem').textContent = problem ?? '';
+  if (problem) {
+    announce(problem);
+    return;
+  }
   let redone = 0;
   for (const card of cards) {
     writeOptions(part(card.parts.options, '.options'), options);
