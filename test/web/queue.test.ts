@@ -132,8 +132,10 @@ t.test('a 401 asks for a key, keeps it, and sends again with it', async (t) => {
     return '  the-key  ';
   });
   const sender = script<string>([{ kind: 'unauthorized', message: 'An API key is required.' }, { kind: 'ok', value: 'cutout' }]);
-  t.same(await settle(sender.send, context(keys)), { ok: true, value: 'cutout' });
+  let told = 0;
+  t.same(await settle(sender.send, { ...context(keys), onKeyNeeded: () => told++ }), { ok: true, value: 'cutout' });
   t.same(sender.keys, [null, 'the-key'], 'first without a key, then with the one given (trimmed)');
+  t.equal(told, 1, 'the card was told it waits for a key');
   t.same(asked, ['An API key is required.']);
   t.equal(store.get(), 'the-key', 'kept');
 });

@@ -373,6 +373,7 @@ function process(card: Card): void {
           sleep,
           signal,
           onBusy: (seconds) => setState(card, 'waiting', `The service is busy: trying again in ${seconds} s…`),
+          onKeyNeeded: () => setState(card, 'waiting', 'Waiting for an API key…'),
         }),
       signal,
     )

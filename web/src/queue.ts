@@ -80,6 +80,8 @@ export interface SettleContext {
   signal: AbortSignal;
   /** Told before each wait for a busy service. */
   onBusy?(seconds: number, retry: number): void;
+  /** Told before waiting for a key after a 401. */
+  onKeyNeeded?(): void;
 }
 
 /** Sends (with the current key) until there is a result or a reason to stop. */
@@ -110,6 +112,7 @@ export async function settle<T>(
       case 'unauthorized': {
         if (keyTries >= rules.maxKeyTries) return { ok: false, message: sent.message };
         keyTries++;
+        context.onKeyNeeded?.();
         const next = await context.keys.next(key, sent.message);
         if (next === null) return { ok: false, message: sent.message };
         break;
