@@ -13,6 +13,8 @@ COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 COPY models/*.json ./models/
 COPY scripts ./scripts
 COPY src ./src
+# The web page's sources: the build compiles them to dist/web, which the runtime stage takes with dist/.
+COPY web ./web
 # Always present (it holds a README), so this COPY never fails; it holds weights only when someone
 # puts a mirror there. .dockerignore lets it through, unlike models/*.onnx.
 COPY model-mirror ./model-mirror

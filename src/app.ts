@@ -17,6 +17,7 @@ import resultStore from './plugins/result-store.js';
 import workQueue from './plugins/work-queue.js';
 import docs from './routes/docs.js';
 import health from './routes/health.js';
+import page from './routes/page.js';
 import removeBackground from './routes/remove-background.js';
 import removeBg from './routes/remove-bg.js';
 import { FORM_LIMITS } from './routes/uploads.js';
@@ -70,5 +71,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(removeBackground);
   await app.register(removeBg);
   await app.register(docs);
+  await app.register(page);
   return app;
 }
