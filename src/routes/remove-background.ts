@@ -10,9 +10,11 @@ export const RemoveBackgroundBody = Type.Object(
     image_url: Type.String({ format: 'uri', maxLength: 8192, description: 'The image to process: an absolute http or https URL.' }),
     crop: Type.Boolean({ default: true, description: "Crop to the kept subject's box (plus margin); false keeps the input's size." }),
     margin: Type.Integer({ minimum: 0, maximum: 10_000, default: 0, description: "Pixels added around the subject's box, clamped to the image." }),
-    subject: Type.Union([Type.Literal('largest'), Type.Literal('all')], {
+    subject: Type.Union([Type.Literal('largest'), Type.Literal('group'), Type.Literal('all')], {
       default: 'largest',
-      description: 'Keep only the largest connected subject, or every foreground region.',
+      description:
+        'Keep only the largest connected subject; the largest with the regions that belong with it ("group": at least ' +
+        'a fifth of its size, or at least 1 % of it and close by); or every foreground region.',
     }),
     channels: Type.Union([Type.Literal('rgba'), Type.Literal('alpha')], {
       default: 'rgba',

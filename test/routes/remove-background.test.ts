@@ -106,6 +106,14 @@ t.test('POST /remove-background', async (t) => {
     t.ok(alphaAt(png, BIG.x - left, BIG.y - top) > 250);
   });
 
+  t.test('subject "group" keeps the smaller disc too: it is more than a fifth of the larger', async (t) => {
+    const response = await post({ image_url: source.url('/two.png'), subject: 'group', crop: false });
+    t.equal(response.statusCode, 200);
+    const png = await decodeImageBytes(response.rawPayload);
+    t.ok(alphaAt(png, SMALL.x, SMALL.y) > 250);
+    t.ok(alphaAt(png, BIG.x, BIG.y) > 250);
+  });
+
   t.test('margin pads the crop box, clamped to the image', async (t) => {
     const plain = await post({ image_url: source.url('/disc.png') });
     const padded = await post({ image_url: source.url('/disc.png'), margin: 20 });
