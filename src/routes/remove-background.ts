@@ -20,6 +20,18 @@ export const RemoveBackgroundBody = Type.Object(
       default: 'rgba',
       description: '"rgba" for the cutout; "alpha" for the mask alone as a greyscale PNG.',
     }),
+    // --- Cutout quality (with `subject` above). README, API and Quality: each option's measured effect and cost.
+    refine: Type.Boolean({
+      default: true,
+      description:
+        "Calibrate the model's soft alpha and, on images 640 px or more across, fit its edge to the image's own edges; " +
+        "false keeps the model's own soft values, as the reference implementation gives them.",
+    }),
+    quality: Type.Union([Type.Literal('standard'), Type.Literal('high')], {
+      default: 'standard',
+      description: '"high" also runs the model on the mirrored image and averages the two views: about twice the inference time.',
+    }),
+    // --- end of cutout quality
   },
   { additionalProperties: false },
 );

@@ -18,7 +18,9 @@ import { sceneImage } from '../helpers/images.js';
 
 t.setTimeout(300_000);
 
-const SERVICE_DEFAULTS: RemovalOptions = { crop: true, margin: 0, subject: 'largest', channels: 'rgba', threshold: 0.5 };
+const SERVICE_DEFAULTS: RemovalOptions = {
+  crop: true, margin: 0, subject: 'largest', channels: 'rgba', threshold: 0.3, refine: true, quality: 'standard',
+};
 
 const config = loadConfig({});
 const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
