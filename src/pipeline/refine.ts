@@ -55,28 +55,35 @@ export function wantsEdgeFilter(image: DecodedImage, size = MODEL_SIZE): boolean
 export function refineEdges(image: DecodedImage, region: Box, size = MODEL_SIZE): Box | null {
   const { pixels, width } = image;
   const scale = Math.max(image.width, image.height) / size; // image pixels per grid cell
-  const step = Math.max(1, Math.floor(scale / 2)); // image pixels per working pixel
+  const step = Math.ceil(scale / 2); // image pixels per working pixel: the working image is at most 2 * size across
   const radius = Math.max(1, Math.round(scale / step)); // one grid cell, in working pixels
   const w = Math.ceil(region.width / step);
   const h = Math.ceil(region.height / step);
   const n = w * h;
 
-  // Block means of the luma (0..1) and the alpha (0..1) at the working resolution.
+  // Block means of the luma (0..1) and the alpha (0..1) at the working resolution, summed a
+  // block of `step` pixels at a time along each row.
   const guide = new Float32Array(n);
   const alpha = new Float32Array(n);
   for (let y = 0; y < region.height; y++) {
     const row = ((y / step) | 0) * w;
     let p = ((region.top + y) * width + region.left) * 4;
-    for (let x = 0; x < region.width; x++, p += 4) {
-      const j = row + ((x / step) | 0);
-      guide[j]! += (0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!) / 255;
-      alpha[j]! += pixels[p + 3]! / 255;
+    for (let j = 0, x = 0; j < w; j++) {
+      const end = Math.min(region.width, x + step);
+      let luma = 0;
+      let sum = 0;
+      for (; x < end; x++, p += 4) {
+        luma += 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
+        sum += pixels[p + 3]!;
+      }
+      guide[row + j]! += luma;
+      alpha[row + j]! += sum;
     }
   }
   for (let y = 0; y < h; y++) {
     const rows = Math.min(step, region.height - y * step);
     for (let x = 0; x < w; x++) {
-      const count = rows * Math.min(step, region.width - x * step);
+      const count = 255 * rows * Math.min(step, region.width - x * step);
       guide[y * w + x]! /= count;
       alpha[y * w + x]! /= count;
     }
@@ -113,41 +120,66 @@ export function refineEdges(image: DecodedImage, region: Box, size = MODEL_SIZE)
   for (let x = 0; x < region.width; x++) {
     const at = Math.min(w - 1, Math.max(0, (x + 0.5) / step - 0.5));
     column0[x] = Math.max(0, Math.min(w - 2, Math.floor(at)));
-    columnT[x] = at - column0[x]!;
+    columnT[x] = Math.min(1, at - column0[x]!);
   }
   const gain = 255 / (EDGE_LEVELS.high - EDGE_LEVELS.low);
   const shift = gain * EDGE_LEVELS.low;
-  const rowA = new Float32Array(w);
-  const rowB = new Float32Array(w);
+  // One working row pair blended down, with the output levels folded in, so that on the 0..255
+  // scale alpha = rowA * luma + rowB, blended across between working columns.
+  const rowA = new Float32Array(w + 1);
+  const rowB = new Float32Array(w + 1);
   let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
   for (let y = 0; y < region.height; y++) {
     const at = Math.min(h - 1, Math.max(0, (y + 0.5) / step - 0.5));
     const y0 = Math.min(Math.max(0, h - 2), Math.floor(at));
     const y1 = Math.min(h - 1, y0 + 1);
-    const ty = at - y0;
+    const ty = Math.min(1, at - y0);
     for (let x = 0; x < w; x++) {
-      rowA[x] = meanA[y0 * w + x]! + (meanA[y1 * w + x]! - meanA[y0 * w + x]!) * ty;
-      rowB[x] = meanB[y0 * w + x]! + (meanB[y1 * w + x]! - meanB[y0 * w + x]!) * ty;
+      rowA[x] = (gain / 255) * (meanA[y0 * w + x]! + (meanA[y1 * w + x]! - meanA[y0 * w + x]!) * ty);
+      rowB[x] = gain * (meanB[y0 * w + x]! + (meanB[y1 * w + x]! - meanB[y0 * w + x]!) * ty) - shift;
     }
-    let p = ((region.top + y) * width + region.left) * 4;
-    for (let x = 0; x < region.width; x++, p += 4) {
-      const x0 = column0[x]!;
-      const x1 = w > 1 ? x0 + 1 : x0;
-      const tx = columnT[x]!;
-      const coefficient = rowA[x0]! + (rowA[x1]! - rowA[x0]!) * tx;
-      const offset = rowB[x0]! + (rowB[x1]! - rowB[x0]!) * tx;
-      const luma = (0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!) / 255;
-      const value = Math.round(gain * (coefficient * luma + offset) - shift);
-      if (value <= ALPHA_FLOOR) {
-        pixels[p + 3] = 0;
+    rowA[w] = rowA[w - 1]!; // a one-column plane blends with itself
+    rowB[w] = rowB[w - 1]!;
+    let first = -1;
+    let last = -1;
+    const base = ((region.top + y) * width + region.left) * 4;
+    // A run of pixels between the same two working columns at a time. Where both ends ignore the
+    // luma (|a| * 255 < 0.5) and agree on clear or opaque, which is most of a region, the run is
+    // filled without computing a thing.
+    for (let start = 0; start < region.width; ) {
+      const x0 = column0[start]!;
+      let end = start + 1;
+      while (end < region.width && column0[end] === x0) end++;
+      const a0 = rowA[x0]!, a1 = rowA[x0 + 1]!, b0 = rowB[x0]!, b1 = rowB[x0 + 1]!;
+      if (Math.abs(a0) < 0.002 && Math.abs(a1) < 0.002 && ((b0 < 0 && b1 < 0) || (b0 > 256 && b1 > 256))) {
+        const fill = b0 < 0 ? 0 : 255;
+        for (let p = base + start * 4 + 3; p < base + end * 4; p += 4) pixels[p] = fill;
+        if (fill === 255) {
+          if (first < 0) first = start;
+          last = end - 1;
+        }
+        start = end;
         continue;
       }
-      pixels[p + 3] = value > 255 ? 255 : value;
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
+      for (let x = start, p = base + start * 4; x < end; x++, p += 4) {
+        const tx = columnT[x]!;
+        const luma = 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
+        const value = Math.round((a0 + (a1 - a0) * tx) * luma + b0 + (b1 - b0) * tx);
+        if (value <= ALPHA_FLOOR) {
+          pixels[p + 3] = 0;
+          continue;
+        }
+        pixels[p + 3] = value > 255 ? 255 : value;
+        if (first < 0) first = x;
+        last = x;
+      }
+      start = end;
     }
+    if (first < 0) continue;
+    if (first < minX) minX = first;
+    if (last > maxX) maxX = last;
+    if (minY === Infinity) minY = y;
+    maxY = y;
   }
   if (maxX < 0) return null;
   return { left: region.left + minX, top: region.top + minY, width: maxX - minX + 1, height: maxY - minY + 1 };
