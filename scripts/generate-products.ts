@@ -47,7 +47,7 @@ export async function generateProducts(folder: string, width = 3000): Promise<st
     const photo = svg(width, SHADOW + drawing.replaceAll('F1', first).replaceAll('F2', second), background, index % 2 === 1);
     const mask = svg(width, drawing.replaceAll('F1', '#ffffff').replaceAll('F2', '#ffffff'), '#000000', false);
     writeFileSync(path.join(folder, 'images', `${name}.jpg`), await sharp(photo).jpeg({ quality: 90 }).toBuffer());
-    writeFileSync(path.join(folder, 'masks', `${name}.png`), await sharp(mask).extractChannel(0).png().toBuffer());
+    writeFileSync(path.join(folder, 'masks', `${name}.png`), await sharp(mask).extractChannel(0).toColourspace('b-w').png().toBuffer());
   }
   return names;
 }
