@@ -12,9 +12,9 @@
 // (EDGE_LEVELS) to clear the faint tails the filter leaves. Its coefficients are
 // computed at a working resolution of about two pixels per grid cell (at most 2 x MODEL_SIZE on the
 // long side, whatever the image's size) with box filters made of running sums, then applied at
-// full resolution in one pass over the subject's region. Only for images at least
-// MIN_EDGE_SCALE grid cells' worth of pixels across: below that the grid already resolves what the
-// image shows, and the filter measured no better (README, Quality).
+// full resolution in one pass over the subject's region. Only for images with MIN_EDGE_SCALE or
+// more pixels per grid cell along their long side: below that the grid already resolves what the
+// image shows, and the filter measured worse on the dev set (README, Quality).
 import { ALPHA_FLOOR, type Box } from './compose.js';
 import type { DecodedImage } from './decode.js';
 import { MODEL_SIZE } from './preprocess.js';

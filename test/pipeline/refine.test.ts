@@ -110,3 +110,11 @@ t.test('refineEdges on a region with nothing in it answers null', async (t) => {
   const image: DecodedImage = { format: 'png', width: 800, height: 600, hasAlpha: false, pixels: Buffer.alloc(800 * 600 * 4, 0) };
   t.equal(refineEdges(image, { left: 10, top: 10, width: 100, height: 100 }), null);
 });
+
+t.test('refineEdges copes with regions one working pixel wide or high', async (t) => {
+  const image: DecodedImage = { format: 'png', width: 3000, height: 2000, hasAlpha: false, pixels: Buffer.alloc(3000 * 2000 * 4, 255) };
+  for (const region of [{ left: 10, top: 10, width: 1, height: 3 }, { left: 2990, top: 0, width: 10, height: 2000 }, { left: 0, top: 1999, width: 3000, height: 1 }]) {
+    const box = refineEdges(image, region);
+    t.same(box, region, `${JSON.stringify(region)}: an opaque region stays opaque`);
+  }
+});
