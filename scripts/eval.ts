@@ -1,11 +1,14 @@
-// npm run eval -- <folder> [--subject largest|all] [--threshold 0..1] [--tolerance px] [--json file]
+// npm run eval -- <folder> [--subject largest|group|all] [--refine on|off] [--accuracy standard|high]
+//                         [--threshold 0..1] [--tolerance px] [--json file]
 //
 // Measures cutout quality against ground truth, running the pipeline in-process (no HTTP): every
 // <folder>/images/<name>.<ext> that has a <folder>/masks/<name>.png (greyscale or grey RGB, 0
 // background, 255 foreground, the photo's size) goes through removeBackground() as an uncropped
 // alpha mask, and is scored by IoU and boundary F (both masks binarised at 0.5), MAE (soft alpha),
 // and time. A refusal (a ServiceError such as no_foreground) is listed and scored as an empty mask,
-// so refusals cost quality instead of dropping out of the averages.
+// so refusals cost quality instead of dropping out of the averages. Every image is also run through
+// the plain pipeline (every region, the model's own soft alpha: subject all, refine off, standard
+// quality), from the same inference, and the means of both are printed side by side.
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +17,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config.js';
 import { ServiceError, type ErrorCode } from '../src/errors.js';
-import { removeBackground, type SubjectMode } from '../src/pipeline/index.js';
+import { ACCURACIES, removeBackground, SUBJECT_MODES, type Accuracy, type SubjectMode } from '../src/pipeline/index.js';
 import { Segmenter } from '../src/pipeline/segment.js';
 import { warmUp } from '../src/pipeline/warm-up.js';
 import { StageTimer, type Stage } from '../src/pipeline/timings.js';
@@ -24,6 +27,8 @@ export const DEFAULT_TOLERANCE = 3;
 
 export interface EvalOptions {
   subject: SubjectMode;
+  refine: boolean;
+  accuracy: Accuracy;
   /** The pipeline's mask threshold (0..1); the scores always binarise at 0.5. */
   threshold: number;
   /** Boundary match tolerance in image pixels. */
@@ -36,7 +41,8 @@ export interface EvalArgs extends EvalOptions {
 }
 
 export const USAGE =
-  'usage: npm run eval -- <folder> [--subject largest|all] [--threshold 0..1] [--tolerance px] [--json file]\n' +
+  'usage: npm run eval -- <folder> [--subject largest|group|all] [--refine on|off] [--accuracy standard|high]\n' +
+  '                           [--threshold 0..1] [--tolerance px] [--json file]\n' +
   '  <folder> holds images/ and masks/ (masks/<name>.png for images/<name>.<ext>)';
 
 export class UsageError extends Error {
@@ -52,6 +58,8 @@ export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArg
       allowPositionals: true,
       options: {
         subject: { type: 'string', default: 'largest' },
+        refine: { type: 'string', default: 'on' },
+        accuracy: { type: 'string', default: 'standard' },
         threshold: { type: 'string' },
         tolerance: { type: 'string' },
         json: { type: 'string' },
@@ -62,12 +70,16 @@ export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArg
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('give exactly one folder');
-  if (values.subject !== 'largest' && values.subject !== 'all') throw new UsageError(`--subject must be largest or all, not ${values.subject}`);
+  const subject = SUBJECT_MODES.find((mode) => mode === values.subject);
+  if (!subject) throw new UsageError(`--subject must be ${SUBJECT_MODES.join(', ')}; not ${values.subject}`);
+  if (values.refine !== 'on' && values.refine !== 'off') throw new UsageError(`--refine must be on or off, not ${values.refine}`);
+  const accuracy = ACCURACIES.find((a) => a === values.accuracy);
+  if (!accuracy) throw new UsageError(`--accuracy must be ${ACCURACIES.join(' or ')}, not ${values.accuracy}`);
   const threshold = values.threshold === undefined ? defaultThreshold : Number(values.threshold);
   if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold must be between 0 and 1 (exclusive), not ${values.threshold}`);
   const tolerance = values.tolerance === undefined ? DEFAULT_TOLERANCE : Number(values.tolerance);
   if (!(tolerance >= 0 && tolerance <= 100)) throw new UsageError(`--tolerance must be 0 to 100 pixels, not ${values.tolerance}`);
-  return { folder: positionals[0]!, subject: values.subject, threshold, tolerance, json: values.json };
+  return { folder: positionals[0]!, subject, refine: values.refine === 'on', accuracy, threshold, tolerance, json: values.json };
 }
 
 export interface ImageResult {
@@ -108,6 +120,45 @@ export interface EvalReport {
   /** Images without a mask, left out. */
   unmatched: string[];
   summary: EvalSummary;
+  /**
+   * The same images through the plain pipeline (PLAIN), or null when the options are the plain ones.
+   * Its times leave out inference, which it reuses from the run with the options.
+   */
+  plain: { results: ImageResult[]; summary: EvalSummary } | null;
+}
+
+/** The plain pipeline: every region, the model's own soft alpha, one inference (the issue's baseline). */
+export const PLAIN = { subject: 'all', refine: false, accuracy: 'standard' } as const;
+
+const isPlain = (options: EvalOptions): boolean =>
+  options.subject === PLAIN.subject && options.refine === PLAIN.refine && options.accuracy === PLAIN.accuracy;
+
+/**
+ * Remembers the model's last few answers, so the plain pipeline's run of an image reuses the
+ * inference of the run before it (same decoded image, same tensor) instead of paying for it again.
+ */
+export class InferenceCache {
+  private readonly entries: { input: Float32Array; output: Float32Array }[] = [];
+
+  constructor(
+    private readonly segmenter: Pick<Segmenter, 'predict'>,
+    private readonly capacity = 2,
+  ) {}
+
+  async predict(input: Float32Array): Promise<Float32Array> {
+    const hit = this.entries.find((entry) => sameValues(entry.input, input));
+    if (hit) return hit.output.slice();
+    const output = await this.segmenter.predict(input);
+    this.entries.unshift({ input: input.slice(), output: output.slice() });
+    this.entries.length = Math.min(this.entries.length, this.capacity);
+    return output;
+  }
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The images of `folder`/images that have a mask, and those that do not. */
@@ -136,7 +187,7 @@ async function readGrey(input: string | Buffer): Promise<{ data: Uint8Array; wid
 const mean = (values: number[]): number => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
 
 export interface EvalContext {
-  segmenter: Segmenter;
+  segmenter: Pick<Segmenter, 'predict'>;
   maxPixels: number;
   pngCompressionLevel: number;
   /** Called once per image as it starts, for progress. */
@@ -145,48 +196,66 @@ export interface EvalContext {
 
 export async function evaluateFolder(folder: string, options: EvalOptions, context: EvalContext): Promise<EvalReport> {
   const { pairs, unmatched } = pairImages(folder);
+  const segmenter = new InferenceCache(context.segmenter);
   const results: ImageResult[] = [];
+  const plainResults: ImageResult[] = [];
   for (const [index, pair] of pairs.entries()) {
     context.progress?.(index, pairs.length, pair.name);
     const bytes = await readFile(pair.image);
     const truth = await readGrey(pair.mask);
-    const timer = new StageTimer();
-    const started = performance.now();
-    try {
-      const result = await removeBackground(
-        bytes,
-        { crop: false, margin: 0, subject: options.subject, channels: 'alpha', threshold: options.threshold },
-        { segmenter: context.segmenter, maxPixels: context.maxPixels, pngCompressionLevel: context.pngCompressionLevel, timer },
-      );
-      const ms = performance.now() - started;
-      const predicted = await readGrey(result.image);
-      if (predicted.width !== truth.width || predicted.height !== truth.height) {
-        throw new Error(`${pair.name}: the photo is ${predicted.width}x${predicted.height} but its mask is ${truth.width}x${truth.height}`);
-      }
-      results.push(score(pair.name, predicted.data, truth, ms, timer, null, options.tolerance));
-    } catch (error) {
-      if (!(error instanceof ServiceError)) throw error;
-      const ms = performance.now() - started;
-      results.push(score(pair.name, new Uint8Array(truth.data.length), truth, ms, timer, error.code, options.tolerance));
-    }
+    results.push(await evaluateImage(pair.name, bytes, truth, options, segmenter, context));
+    if (!isPlain(options)) plainResults.push(await evaluateImage(pair.name, bytes, truth, { ...options, ...PLAIN }, segmenter, context));
   }
-
-  const pick = (key: 'iou' | 'mae' | 'boundaryF' | 'areaPrecision' | 'areaRecall' | 'ms'): number => mean(results.map((r) => r[key]));
   return {
     folder,
     options,
     results,
     unmatched,
-    summary: {
-      images: results.length,
-      iou: pick('iou'),
-      mae: pick('mae'),
-      boundaryF: pick('boundaryF'),
-      areaPrecision: pick('areaPrecision'),
-      areaRecall: pick('areaRecall'),
-      ms: pick('ms'),
-      refusals: results.flatMap((r) => (r.refused ? [{ name: r.name, code: r.refused }] : [])),
-    },
+    summary: summarise(results),
+    plain: isPlain(options) ? null : { results: plainResults, summary: summarise(plainResults) },
+  };
+}
+
+async function evaluateImage(
+  name: string,
+  bytes: Buffer,
+  truth: { data: Uint8Array; width: number; height: number },
+  options: EvalOptions,
+  segmenter: Pick<Segmenter, 'predict'>,
+  context: EvalContext,
+): Promise<ImageResult> {
+  const timer = new StageTimer();
+  const started = performance.now();
+  try {
+    const result = await removeBackground(
+      bytes,
+      { crop: false, margin: 0, subject: options.subject, channels: 'alpha', threshold: options.threshold, refine: options.refine, accuracy: options.accuracy },
+      { segmenter, maxPixels: context.maxPixels, pngCompressionLevel: context.pngCompressionLevel, timer },
+    );
+    const ms = performance.now() - started;
+    const predicted = await readGrey(result.image);
+    if (predicted.width !== truth.width || predicted.height !== truth.height) {
+      throw new Error(`${name}: the photo is ${predicted.width}x${predicted.height} but its mask is ${truth.width}x${truth.height}`);
+    }
+    return score(name, predicted.data, truth, ms, timer, null, options.tolerance);
+  } catch (error) {
+    if (!(error instanceof ServiceError)) throw error;
+    const ms = performance.now() - started;
+    return score(name, new Uint8Array(truth.data.length), truth, ms, timer, error.code, options.tolerance);
+  }
+}
+
+function summarise(results: ImageResult[]): EvalSummary {
+  const pick = (key: 'iou' | 'mae' | 'boundaryF' | 'areaPrecision' | 'areaRecall' | 'ms'): number => mean(results.map((r) => r[key]));
+  return {
+    images: results.length,
+    iou: pick('iou'),
+    mae: pick('mae'),
+    boundaryF: pick('boundaryF'),
+    areaPrecision: pick('areaPrecision'),
+    areaRecall: pick('areaRecall'),
+    ms: pick('ms'),
+    refusals: results.flatMap((r) => (r.refused ? [{ name: r.name, code: r.refused }] : [])),
   };
 }
 
@@ -221,14 +290,15 @@ function score(
 /** The report as a plain-text table: one row per image, then the means and the refusals. */
 export function formatTable(report: EvalReport): string {
   const { options, summary } = report;
-  const nameWidth = Math.max(5, ...report.results.map((r) => r.name.length));
+  const nameWidth = Math.max(5, report.plain ? 'plain pipeline'.length : 0, ...report.results.map((r) => r.name.length));
   const f3 = (n: number) => (Number.isNaN(n) ? '  -  ' : n.toFixed(3));
   const row = (cells: string[]) => cells.join('  ');
   const header = row([
     'image'.padEnd(nameWidth), 'size'.padEnd(9), '  IoU', '  MAE', `bF@${options.tolerance}px`.padStart(7), 'areaP', 'areaR', '    ms', 'note',
   ]);
   const lines = [
-    `${report.folder}: subject ${options.subject}, threshold ${options.threshold}, boundary tolerance ${options.tolerance} px`,
+    `${report.folder}: subject ${options.subject}, refine ${options.refine ? 'on' : 'off'}, accuracy ${options.accuracy}, ` +
+      `threshold ${options.threshold}, boundary tolerance ${options.tolerance} px`,
     header,
     '-'.repeat(header.length),
   ];
@@ -243,6 +313,20 @@ export function formatTable(report: EvalReport): string {
     `mean (${summary.images})`.padEnd(nameWidth), ''.padEnd(9), f3(summary.iou), f3(summary.mae), f3(summary.boundaryF).padStart(7),
     f3(summary.areaPrecision), f3(summary.areaRecall), summary.ms.toFixed(0).padStart(6),
   ]));
+  if (report.plain) {
+    const plain = report.plain.summary;
+    const delta = (a: number, b: number) => `${a - b >= 0 ? '+' : '-'}${Math.abs(a - b).toFixed(3)}`;
+    lines.push(row([
+      'plain pipeline'.padEnd(nameWidth), ''.padEnd(9), f3(plain.iou), f3(plain.mae), f3(plain.boundaryF).padStart(7),
+      f3(plain.areaPrecision), f3(plain.areaRecall), '     -', '(subject all, refine off, standard)',
+    ]));
+    lines.push(row([
+      'change'.padEnd(nameWidth), ''.padEnd(9), delta(summary.iou, plain.iou), delta(summary.mae, plain.mae),
+      delta(summary.boundaryF, plain.boundaryF).padStart(7), delta(summary.areaPrecision, plain.areaPrecision),
+      delta(summary.areaRecall, plain.areaRecall),
+    ]));
+    if (plain.refusals.length > 0) lines.push(`plain pipeline refusals: ${plain.refusals.map((r) => `${r.name} ${r.code}`).join(', ')}`);
+  }
   lines.push(
     summary.refusals.length === 0
       ? 'refusals: none'
@@ -259,7 +343,7 @@ async function main(): Promise<void> {
   const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
   try {
     await warmUp(segmenter); // so the first image's time is not the engine's set-up
-    const options: EvalOptions = { subject: args.subject, threshold: args.threshold, tolerance: args.tolerance };
+    const options: EvalOptions = { subject: args.subject, refine: args.refine, accuracy: args.accuracy, threshold: args.threshold, tolerance: args.tolerance };
     const report = await evaluateFolder(folder, options, {
       segmenter,
       maxPixels: config.MAX_INPUT_PIXELS,

@@ -1,7 +1,8 @@
 // npm run generate-negatives [-- <folder>]: writes images that hold no subject (blank, flat colour,
-// gradients, noise, stripes, textures) as PNGs, by default to test/fixtures/generated/negatives/.
-// They are the negative side of the no-subject rule (test/pipeline/no-subject.test.ts). Every image
-// comes from a fixed seed, so a run always writes the same pixels.
+// gradients, sky, noise, stripes, regular patterns, natural textures) as PNGs, by default to
+// test/fixtures/generated/negatives/. They are the negative side of the no-subject rule
+// (test/pipeline/no-subject.test.ts). Every image comes from a fixed seed, so a run always writes
+// the same pixels.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -123,6 +124,128 @@ function randomDots(seed: number, count: number): Buffer {
   return pixels;
 }
 
+/** Smooth random values on a lattice of `cell` pixels, interpolated with smoothstep: 0..1. */
+function valueNoise(seed: number, cell: number): (x: number, y: number) => number {
+  const random = seededRandom(seed);
+  const columns = Math.ceil(WIDTH / cell) + 2;
+  const rows = Math.ceil(HEIGHT / cell) + 2;
+  const lattice = Float64Array.from({ length: columns * rows }, () => random());
+  const smooth = (t: number) => t * t * (3 - 2 * t);
+  return (x, y) => {
+    const fx = x / cell;
+    const fy = y / cell;
+    const ix = Math.floor(fx);
+    const iy = Math.floor(fy);
+    const tx = smooth(fx - ix);
+    const ty = smooth(fy - iy);
+    const at = (dx: number, dy: number) => lattice[(iy + dy) * columns + ix + dx]!;
+    return (at(0, 0) * (1 - tx) + at(1, 0) * tx) * (1 - ty) + (at(0, 1) * (1 - tx) + at(1, 1) * tx) * ty;
+  };
+}
+
+/** Octaves of value noise at the given cell sizes, each half as strong as the one before: 0..1. */
+function fractalNoise(seed: number, cells: number[]): (x: number, y: number) => number {
+  const octaves = cells.map((cell, k) => valueNoise(seed + k, cell));
+  return (x, y) => {
+    let sum = 0;
+    let total = 0;
+    let weight = 1;
+    for (const octave of octaves) {
+      sum += weight * octave(x, y);
+      total += weight;
+      weight /= 2;
+    }
+    return sum / total;
+  };
+}
+
+/** A blue sky, lighter towards the horizon, with a faint haze. */
+function sky(seed: number): Buffer {
+  const haze = fractalNoise(seed, [200, 100]);
+  return paint((x, y, rgb) => {
+    const t = y / HEIGHT;
+    rgb[0] = clampByte(70 + 150 * t + 10 * haze(x, y));
+    rgb[1] = clampByte(130 + 100 * t + 10 * haze(x, y));
+    rgb[2] = clampByte(230 + 20 * t);
+  });
+}
+
+/** White clouds over blue sky. */
+function clouds(seed: number): Buffer {
+  const noise = fractalNoise(seed, [160, 80, 40, 20]);
+  return paint((x, y, rgb) => {
+    const cover = Math.max(0, noise(x, y) - 0.45) * 2.5;
+    rgb[0] = clampByte(90 + 160 * cover);
+    rgb[1] = clampByte(140 + 110 * cover);
+    rgb[2] = clampByte(220 + 35 * cover);
+  });
+}
+
+/** Wavy bands of brown, as in planed wood. */
+function woodGrain(seed: number): Buffer {
+  const noise = fractalNoise(seed, [120, 40]);
+  return paint((x, y, rgb) => {
+    const band = 0.5 + 0.5 * Math.sin((y + 40 * noise(x, y)) / 6 + 3 * noise(2 * x, y));
+    rgb[0] = clampByte(120 + 60 * band);
+    rgb[1] = clampByte(75 + 40 * band);
+    rgb[2] = clampByte(40 + 20 * band);
+  });
+}
+
+/** A fine two-tone weave (2 px threads) with a little noise, as in a fabric close-up. */
+function fabricWeave(seed: number): Buffer {
+  const random = seededRandom(seed);
+  return paint((x, y, rgb) => {
+    const thread = ((x >> 1) + (y >> 1)) & 1;
+    const jitter = 10 * random();
+    rgb[0] = clampByte(60 + 40 * thread + jitter);
+    rgb[1] = clampByte(70 + 40 * thread + jitter);
+    rgb[2] = clampByte(110 + 40 * thread + jitter);
+  });
+}
+
+/** Green leafy blotches at several scales. */
+function foliage(seed: number): Buffer {
+  const noise = fractalNoise(seed, [48, 24, 12, 6]);
+  return paint((x, y, rgb) => {
+    const v = noise(x, y);
+    rgb[0] = clampByte(30 + 80 * v);
+    rgb[1] = clampByte(70 + 140 * v);
+    rgb[2] = clampByte(20 + 50 * v);
+  });
+}
+
+/** Fine-grained sand. */
+function sand(seed: number): Buffer {
+  const noise = fractalNoise(seed, [4, 2]);
+  return paint((x, y, rgb) => {
+    const v = noise(x, y);
+    rgb[0] = clampByte(190 + 50 * v);
+    rgb[1] = clampByte(160 + 45 * v);
+    rgb[2] = clampByte(110 + 40 * v);
+  });
+}
+
+/** White dots on navy, 40 px apart: a polka-dot fabric. */
+function polkaDots(): Buffer {
+  return paint((x, y, rgb) => {
+    const dx = (x % 40) - 20;
+    const dy = (y % 40) - 20;
+    rgb.set(dx * dx + dy * dy < 64 ? [250, 250, 250] : [20, 40, 90]);
+  });
+}
+
+/** Pale square tiles, 60 px, in slightly varying shades, with grey grout. */
+function tiles(): Buffer {
+  return paint((x, y, rgb) => {
+    if (x % 60 < 3 || y % 60 < 3) return rgb.set([90, 90, 90]);
+    const shade = (Math.floor(x / 60) * 7 + Math.floor(y / 60) * 3) % 5;
+    rgb[0] = 200 + 8 * shade;
+    rgb[1] = 200 + 6 * shade;
+    rgb[2] = 195 + 5 * shade;
+  });
+}
+
 const rawImage = (pixels: Buffer) => sharp(pixels, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } });
 const png = (pixels: Buffer): Promise<Buffer> => rawImage(pixels).png().toBuffer();
 
@@ -151,9 +274,35 @@ const NEGATIVES: Record<string, () => Promise<Buffer>> = {
   'checkerboard-48': () => png(checkerboard(48, [0, 0, 0], [255, 255, 255])),
   'bricks': () => png(bricks(SEED + 7)),
   'random-dots': () => png(randomDots(SEED + 8, 2500)),
+  'sky-gradient': () => png(sky(SEED + 9)),
+  'clouds': () => png(clouds(SEED + 10)),
+  'wood-grain': () => png(woodGrain(SEED + 11)),
+  'fabric-weave': () => png(fabricWeave(SEED + 12)),
+  'foliage': () => png(foliage(SEED + 13)),
+  'sand': () => png(sand(SEED + 14)),
+  'polka-dots': () => png(polkaDots()),
+  'tiles': () => png(tiles()),
+  'stripes-vertical-32': () => png(stripes(32, 1, 0, [30, 30, 120], [200, 30, 40])),
+  'stripes-horizontal-12': () => png(stripes(12, 0, 1, [40, 40, 40], [240, 240, 240])),
 };
 
 export const NEGATIVE_NAMES = Object.keys(NEGATIVES);
+
+/**
+ * Negatives the no-subject rule accepts, with the reason. The test checks that exactly these are
+ * accepted, so a rule change that refuses one (or accepts another) shows up.
+ */
+export const KNOWN_ACCEPTED: Record<string, string> = {
+  'stripes-horizontal-12':
+    'the model marks one band at the top as an object, as sure of it (0.99) as of a small real subject, and nothing else',
+};
+
+/** One negative's PNG bytes, by name (for composing test scenes on a negative's background). */
+export function negativeImage(name: string): Promise<Buffer> {
+  const make = NEGATIVES[name];
+  if (!make) throw new RangeError(`no negative named ${name}`);
+  return make();
+}
 
 export interface Negative {
   name: string;

@@ -41,8 +41,8 @@ export const ConfigSchema = Type.Object({
     description: 'onnxruntime intra-op threads for one inference; 0 means one per available core. More threads than cores only adds contention.',
   }),
   MASK_THRESHOLD: Type.Number({
-    exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5,
-    description: 'Mask level (0..1, after min-max normalisation) above which a pixel belongs to a subject when components are labelled.',
+    exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.3,
+    description: 'Mask level (0..1, after min-max normalisation) above which a pixel belongs to a subject when components are labelled (0.3 measured better than 0.5 on the dev set).',
   }),
   PNG_COMPRESSION_LEVEL: Type.Integer({
     minimum: 0, maximum: 9, default: 1,

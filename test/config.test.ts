@@ -9,7 +9,7 @@ t.test('defaults', async (t) => {
   const config = loadConfig({});
   t.equal(config.PORT, 8000);
   t.equal(config.HOST, '0.0.0.0');
-  t.equal(config.MASK_THRESHOLD, 0.5);
+  t.equal(config.MASK_THRESHOLD, 0.3);
   t.equal(config.MAX_REDIRECTS, 3);
   t.equal(config.MODEL_PATH, path.join(projectRoot, 'models', 'u2netp.onnx'));
   t.equal(config.INFERENCE_THREADS, os.availableParallelism(), '0 means one thread per core');

@@ -1,5 +1,5 @@
 // Parity with the reference u2netp: on the official U^2-Net test images, the service's mask (all
-// subjects, uncropped) must match the official u2netp outputs. PARITY_FIXTURES names the folder
+// subjects, uncropped, refinement off) must match the official u2netp outputs. PARITY_FIXTURES names the folder
 // (images/ and u2netp_results/); without it this test is skipped, never passed.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +28,7 @@ t.test('mask parity with the official u2netp outputs', { skip: fixtures ? false 
     const response = await app.inject({
       method: 'POST',
       url: '/remove-background',
-      payload: { image_url: source.url(`/${name}`), crop: false, subject: 'all', channels: 'alpha' },
+      payload: { image_url: source.url(`/${name}`), crop: false, subject: 'all', channels: 'alpha', refine: false },
     });
     t.equal(response.statusCode, 200, name);
     const ours = await decodeImageBytes(response.rawPayload);

@@ -5,7 +5,8 @@ import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Ma
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
-import { toModelInput } from './preprocess.js';
+import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
+import { calibrateGrid, refineEdges, wantsEdgeFilter } from './refine.js';
 import type { Segmenter } from './segment.js';
 import type { StageTimer } from './timings.js';
 
@@ -13,6 +14,8 @@ export type { Background, Colour } from './background.js';
 export type { Box, Margin } from './compose.js';
 export type { OutputFormat } from './encode.js';
 export type { SubjectMode } from './mask.js';
+export const SUBJECT_MODES = ['largest', 'group', 'all'] as const satisfies readonly SubjectMode[];
+export const ACCURACIES = ['standard', 'high'] as const satisfies readonly Accuracy[];
 export { readHeader, type ImageHeader } from './decode.js';
 
 export interface RemovalOptions {
@@ -25,7 +28,16 @@ export interface RemovalOptions {
   channels: 'rgba' | 'alpha';
   /** Mask level (0..1) above which a pixel belongs to a subject. */
   threshold: number;
+  /**
+   * Calibrate the soft alpha and, on large images, fit its edge to the image's (refine.ts); false
+   * keeps the model's own soft values, as the reference implementation gives them.
+   */
+  refine: boolean;
+  /** 'high' averages the model's view of the image and of its mirror image: twice the inference. */
+  accuracy: Accuracy;
 }
+
+export type Accuracy = 'standard' | 'high';
 
 /** How the result is encoded and what it is put on. */
 export interface OutputOptions {
@@ -65,7 +77,7 @@ export const LARGE_IMAGE_PIXELS = 25_000_000;
 export const isLargeImage = (header: ImageHeader): boolean => header.width * header.height > LARGE_IMAGE_PIXELS;
 
 export interface PipelineContext {
-  segmenter: Segmenter;
+  segmenter: Pick<Segmenter, 'predict'>;
   maxPixels: number;
   /** zlib level of PNG results (0-9). */
   pngCompressionLevel: number;
@@ -74,6 +86,14 @@ export interface PipelineContext {
   signal?: AbortSignal;
   /** The image's header, when the caller has read it already (see readHeader). */
   header?: ImageHeader;
+}
+
+/** `map` averaged, in place, with the model's map of the mirrored image, mirrored back. */
+function averageMirrored(map: Float32Array, mirrored: Float32Array): Float32Array {
+  const back = new Float32Array(map.length);
+  mirrorRows(mirrored, back);
+  for (let i = 0; i < map.length; i++) map[i] = (map[i]! + back[i]!) / 2;
+  return map;
 }
 
 function noForeground(): ServiceError {
@@ -109,21 +129,37 @@ export async function removeBackground(
 
   signal?.throwIfAborted();
   const d0 = await timer.time('infer', () => segmenter.predict(input));
+  let saliency = normaliseSaliency(d0);
+  // Whether there is a subject is judged on the first view alone, so both accuracies agree on it.
+  if (!hasSubject(saliency)) throw noForeground();
+  if (options.accuracy === 'high') {
+    signal?.throwIfAborted();
+    const first = d0.slice(); // the runtime owns d0's memory
+    const mirrored = await timer.time('infer', () => segmenter.predict(mirrorModelInput(input)));
+    saliency = normaliseSaliency(averageMirrored(first, mirrored));
+  }
   signal?.throwIfAborted();
   const image = await timer.time('decode', () => (decoding ??= decode()));
 
   // The subject's alpha is computed only where the kept grid cells reach, and written into the
   // decoded image's alpha channel.
-  const { region, subjectBox } = await timer.time('mask', async () => {
-    const saliency = normaliseSaliency(d0);
-    if (!hasSubject(saliency)) throw noForeground();
+  const { region, subjectBox: gridBox } = await timer.time('mask', async () => {
     const grid = subjectGrid(saliency.map, options.threshold, options.subject);
     const region = grid && gridRegion(grid, image.width, image.height);
     if (!grid || !region) throw noForeground();
+    if (options.refine) calibrateGrid(grid);
     const subjectBox = applySubjectAlpha(image, grid, region);
     if (!subjectBox) throw noForeground();
     return { region, subjectBox };
   });
+
+  let subjectBox = gridBox;
+  if (options.refine && wantsEdgeFilter(image)) {
+    signal?.throwIfAborted();
+    const refined = await timer.time('refine', () => refineEdges(image, region));
+    if (!refined) throw noForeground();
+    subjectBox = refined;
+  }
 
   signal?.throwIfAborted();
   const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);

@@ -2,39 +2,73 @@
 //
 // Components are labelled on the model's own 320x320 grid: that is where the mask's information
 // lives (upsampling adds smoothness, not new shapes), and it keeps labelling cheap whatever the
-// image size. Cells of the kept subject keep their soft value; so do the sub-threshold cells of its
-// border ramp (within HALO_CELLS of it), so the soft edge survives rather than being cut at the
-// threshold. Every other cell, including discarded components and their ramps, becomes 0 before
-// the grid is upsampled, so nothing outside the kept subject shows.
+// image size. Pieces of one subject that the map splits by a narrow gap (a drum across two bodies,
+// a thin strap the model is unsure about) count as one component: cells separated by at most
+// 2 * LINK_CELLS empty cells are labelled together. Cells of the kept subject keep their soft value; so do the
+// sub-threshold cells of its border ramp (within HALO_CELLS of it), so the soft edge survives
+// rather than being cut at the threshold. Every other cell, including discarded components and
+// their ramps, becomes 0 before the grid is upsampled, so nothing outside the kept subject shows.
 import ndarray from 'ndarray';
 import type { Box } from './compose.js';
-import { labelComponents, largestComponent } from './components.js';
+import { labelComponents } from './components.js';
 import { MODEL_SIZE } from './preprocess.js';
 
-export type SubjectMode = 'largest' | 'all';
+/**
+ * 'largest': the largest component only. 'group': the largest with the components that belong
+ * with it (see GROUP_*). 'all': every component.
+ */
+export type SubjectMode = 'largest' | 'group' | 'all';
 
 /** How far (in grid cells, about 1/320 of the image) the kept subject's soft border reaches. */
 export const HALO_CELLS = 3;
 
+/**
+ * Above-threshold cells separated by at most 2 * LINK_CELLS empty cells (8 cells, 2.5 % of the
+ * image's side) belong to one component. Measured on the dev set (README, Quality): 4 joins a
+ * subject the map cuts in two (two musicians behind a drum) without reaching distant objects.
+ */
+export const LINK_CELLS = 4;
+
+/**
+ * The 'group' rule: besides the largest component, keep every component whose area is at least
+ * GROUP_SHARE of the largest's (a second shoe, a second person), and every component of at least
+ * GROUP_NEAR_SHARE of it whose bounding box lies within GROUP_NEAR_CELLS of the largest's (a bag, a
+ * hat, a hand the map cut off). Specks (under 1 %) always go, and so do small components far away.
+ */
+export const GROUP_SHARE = 0.2;
+export const GROUP_NEAR_SHARE = 0.01;
+export const GROUP_NEAR_CELLS = 16;
+
 export interface Saliency {
   /** The map min-max normalised to 0..255, MODEL_SIZE^2 bytes, as the reference does it. */
   map: Uint8Array;
-  /** The raw map's highest value (0..1, before normalisation): how sure the model is anywhere. */
+  /** The raw map's highest value (0..1, before normalisation). */
   peak: number;
-  /** The share (0..1) of the raw map above 0.5: how much of the image the model calls salient. */
+  // Shares (0..1) of the raw map, before normalisation, that the no-subject rule reads.
+  /** Above 0.5: how much of the image the model calls salient. */
   coverage: number;
+  /** Above SURE_LEVEL: where the model is sure. */
+  sure: number;
+  /** Above MARKED_LEVEL: where it sees anything at all. */
+  marked: number;
 }
 
-/** Min-max normalises d0 to 0..255 (rounded), keeping the raw peak for the no-subject rule. */
+/** Min-max normalises d0 to 0..255 (rounded), keeping the raw map's figures for the no-subject rule. */
 export function normaliseSaliency(d0: Float32Array): Saliency {
   let low = Infinity;
   let high = -Infinity;
   let salient = 0;
+  let sure = 0;
+  let marked = 0;
   for (let i = 0; i < d0.length; i++) {
     const value = d0[i]!;
     if (value < low) low = value;
     if (value > high) high = value;
-    if (value > 0.5) salient++;
+    if (value > MARKED_LEVEL) {
+      marked++;
+      if (value > 0.5) salient++;
+      if (value > SURE_LEVEL) sure++;
+    }
   }
   const map = new Uint8Array(d0.length);
   const range = high - low;
@@ -42,7 +76,8 @@ export function normaliseSaliency(d0: Float32Array): Saliency {
     const scale = 255 / range;
     for (let i = 0; i < d0.length; i++) map[i] = Math.round((d0[i]! - low) * scale);
   }
-  return { map, peak: high, coverage: salient / d0.length };
+  const n = d0.length;
+  return { map, peak: high, coverage: salient / n, sure: sure / n, marked: marked / n };
 }
 
 /**
@@ -54,15 +89,15 @@ export function subjectGrid(map: Uint8Array, threshold: number, mode: SubjectMod
   const above = new Uint8Array(map.length);
   for (let i = 0; i < map.length; i++) above[i] = map[i]! > cut ? 1 : 0;
 
-  const components = labelComponents(ndarray(above, [size, size]));
+  // Labelled on the linked cells; areas and boxes count the above-threshold cells only.
+  const components = labelComponents(ndarray(dilate(above, size, LINK_CELLS), [size, size]));
   if (components.count === 0) return null;
-  const keep = new Uint8Array(components.count + 1);
-  if (mode === 'all') keep.fill(1, 1);
-  else keep[largestComponent(components)] = 1;
+  const labels = components.labels.data;
+  const { areas, boxes } = measure(labels, above, components.count, size);
+  const keep = chooseComponents(areas, boxes, components.count, mode);
 
   const kept = new Uint8Array(map.length);
-  const labels = components.labels.data;
-  for (let i = 0; i < labels.length; i++) kept[i] = keep[labels[i]!]!;
+  for (let i = 0; i < labels.length; i++) kept[i] = above[i]! & keep[labels[i]!]!;
 
   const near = dilate(kept, size, HALO_CELLS);
   const grid = new Uint8Array(map.length);
@@ -70,6 +105,50 @@ export function subjectGrid(map: Uint8Array, threshold: number, mode: SubjectMod
     if (kept[i] === 1 || (near[i] === 1 && above[i] === 0)) grid[i] = map[i]!;
   }
   return grid;
+}
+
+/** Area and bounding box ([minX, minY, maxX, maxY] at 4 * label) of each label's `cells`. */
+function measure(labels: Int32Array, cells: Uint8Array, count: number, size: number): { areas: Int32Array; boxes: Int32Array } {
+  const areas = new Int32Array(count + 1);
+  const boxes = new Int32Array(4 * (count + 1));
+  for (let label = 1; label <= count; label++) boxes.set([size, size, -1, -1], 4 * label);
+  for (let i = 0; i < labels.length; i++) {
+    if (cells[i] === 0) continue;
+    const at = 4 * labels[i]!;
+    const y = (i / size) | 0;
+    const x = i - y * size;
+    areas[labels[i]!]!++;
+    if (x < boxes[at]!) boxes[at] = x;
+    if (y < boxes[at + 1]!) boxes[at + 1] = y;
+    if (x > boxes[at + 2]!) boxes[at + 2] = x;
+    if (y > boxes[at + 3]!) boxes[at + 3] = y;
+  }
+  return { areas, boxes };
+}
+
+/** 1 for each label to keep (index 0, the background, stays 0). */
+function chooseComponents(areas: Int32Array, boxes: Int32Array, count: number, mode: SubjectMode): Uint8Array {
+  const keep = new Uint8Array(count + 1);
+  if (mode === 'all') return keep.fill(1, 1);
+  let largest = 1;
+  for (let label = 2; label <= count; label++) if (areas[label]! > areas[largest]!) largest = label;
+  keep[largest] = 1;
+  if (mode === 'largest') return keep;
+  const main = 4 * largest;
+  for (let label = 1; label <= count; label++) {
+    const share = areas[label]! / areas[largest]!;
+    const at = 4 * label;
+    // Gap between the two boxes in cells: 0 when they overlap, else the larger of the x and y gaps.
+    const gap = Math.max(
+      0,
+      boxes[at]! - boxes[main + 2]! - 1,
+      boxes[main]! - boxes[at + 2]! - 1,
+      boxes[at + 1]! - boxes[main + 3]! - 1,
+      boxes[main + 1]! - boxes[at + 3]! - 1,
+    );
+    if (share >= GROUP_SHARE || (share >= GROUP_NEAR_SHARE && gap <= GROUP_NEAR_CELLS)) keep[label] = 1;
+  }
+  return keep;
 }
 
 /** Square (Chebyshev) dilation of a 0/1 grid by `radius`, as two separable running-window passes. */
@@ -134,14 +213,23 @@ export function gridRegion(grid: Uint8Array, width: number, height: number, size
 /**
  * Whether the model sees a subject at all. Min-max normalisation stretches any map to 0..1, so an
  * image without a subject would otherwise come out as a mask of amplified noise; the decision is
- * taken on the raw map instead. A subject needs a peak of at least NO_SUBJECT_PEAK (blank, flat,
- * noisy and smooth images peak below 0.05; photos with a subject at 0.99 and above) and some
- * background: a map salient almost everywhere (MAX_COVERAGE, as on a repeating texture) separates
- * nothing from anything.
+ * taken on the raw map instead, from three shares of it (measured on photos and generated images
+ * without a subject; README, "When is there no subject?"):
+ * - the model is sure (above SURE_LEVEL) somewhere, and about at least MIN_SURE_SHARE of what it
+ *   marks (above MARKED_LEVEL): blank, flat, noisy and smooth images are nowhere sure, and
+ *   regular patterns (bricks, dots, stripes) are sure about a few scattered cells at most;
+ * - less than MAX_HAZE of the image lies between the two levels: on textures the model hesitates
+ *   over large areas, while photos, even cluttered ones, come out mostly black or white;
+ * - less than MAX_COVERAGE of the image is above 0.5: a map salient almost everywhere separates
+ *   nothing from anything.
  */
-export const NO_SUBJECT_PEAK = 0.2;
-export const MAX_COVERAGE = 0.99;
+export const MARKED_LEVEL = 0.1;
+export const SURE_LEVEL = 0.9;
+export const MIN_SURE_SHARE = 0.05;
+export const MAX_HAZE = 0.3;
+export const MAX_COVERAGE = 0.95;
 
 export function hasSubject(saliency: Saliency): boolean {
-  return saliency.peak >= NO_SUBJECT_PEAK && saliency.coverage < MAX_COVERAGE;
+  const { sure, marked, coverage } = saliency;
+  return sure > 0 && sure >= MIN_SURE_SHARE * marked && marked - sure < MAX_HAZE && coverage < MAX_COVERAGE;
 }

@@ -30,3 +30,23 @@ export function toModelInput(rgb: Uint8Array, into = new Float32Array(3 * MODEL_
   }
   return into;
 }
+
+/**
+ * The tensor of the image mirrored left to right, made from an existing tensor (NCHW, as
+ * toModelInput makes it). Mirroring is the one change of view that leaves the subject's meaning
+ * alone and gives the model a second look for the 'high' quality mode.
+ */
+export function mirrorModelInput(input: Float32Array, into = new Float32Array(input.length)): Float32Array {
+  mirrorRows(input, into, input.length / (MODEL_SIZE * MODEL_SIZE));
+  return into;
+}
+
+/** Mirrors each row of `planes` MODEL_SIZE x MODEL_SIZE planes left to right. */
+export function mirrorRows(source: Float32Array, target: Float32Array, planes = 1): void {
+  const rows = planes * MODEL_SIZE;
+  for (let row = 0; row < rows; row++) {
+    const start = row * MODEL_SIZE;
+    const end = start + MODEL_SIZE - 1;
+    for (let x = 0; x < MODEL_SIZE; x++) target[start + x] = source[end - x]!;
+  }
+}

@@ -14,7 +14,7 @@ export async function warmUp(segmenter: Segmenter): Promise<void> {
   const image = await sharp(scene).jpeg().toBuffer();
   await removeBackground(
     image,
-    { crop: true, margin: 0, subject: 'largest', channels: 'rgba', threshold: 0.5 },
+    { crop: true, margin: 0, subject: 'largest', channels: 'rgba', threshold: 0.5, refine: true, accuracy: 'standard' },
     { segmenter, maxPixels: 640 * 480, pngCompressionLevel: 1, timer: new StageTimer() },
   );
 }

@@ -8,7 +8,7 @@ import Value from 'typebox/value';
 import { ServiceError, type ErrorCode } from '../errors.js';
 import { aboutBackground, parseColour } from '../pipeline/background.js';
 import { CONTENT_TYPES, OUTPUT_FORMATS } from '../pipeline/encode.js';
-import type { Background, Margin, OutputOptions, RemovalOptions } from '../pipeline/index.js';
+import { ACCURACIES, SUBJECT_MODES, type Background, type Margin, type OutputOptions, type RemovalOptions } from '../pipeline/index.js';
 import { StageTimer } from '../pipeline/timings.js';
 import { binaryResponse, errorResponses, REQUEST_ID_HEADER, WORK_ERRORS } from './responses.js';
 import { cutOut } from './cutout.js';
@@ -28,10 +28,15 @@ export const RemoveBackgroundBody = Type.Object(
       ],
       { default: 0, description: "Padding on every side of the subject's box, clamped to the image." },
     ),
-    subject: Type.Union([Type.Literal('largest'), Type.Literal('all')], {
-      default: 'largest',
-      description: 'Keep only the largest connected subject, or every foreground region.',
-    }),
+    subject: Type.Union(
+      SUBJECT_MODES.map((mode) => Type.Literal(mode)),
+      {
+        default: 'largest',
+        description:
+          'Keep only the largest connected subject; the largest with the regions that belong with it ("group": at least ' +
+          'a fifth of its size, or at least 1 % of it and close by); or every foreground region ("all").',
+      },
+    ),
     channels: Type.Union([Type.Literal('rgba'), Type.Literal('alpha')], {
       default: 'rgba',
       description: '"rgba" for the cutout; "alpha" for the mask alone, as a greyscale image (no background then).',
@@ -64,10 +69,22 @@ export const RemoveBackgroundBody = Type.Object(
       Type.Number({
         minimum: 0.05,
         maximum: 0.95,
-        description: 'Mask level (after normalising the model\'s map to 0..1) above which a pixel counts as subject when regions are found. Lower keeps more. Default: the MASK_THRESHOLD setting (0.5).',
+        description: 'Mask level (after normalising the model\'s map to 0..1) above which a pixel counts as subject when regions are found. Lower keeps more. Default: the MASK_THRESHOLD setting (0.3).',
       }),
     ),
     // ---- End of output options. ----
+    // ---- Cutout quality (with `subject` above): see the README's Quality section for each option's measured effect and cost. ----
+    refine: Type.Boolean({
+      default: true,
+      description:
+        "Calibrate the model's soft alpha and, on images 640 px or more across, fit its edge to the image's own edges; " +
+        "false keeps the model's own soft values, as the reference implementation gives them.",
+    }),
+    accuracy: Type.Union(
+      ACCURACIES.map((accuracy) => Type.Literal(accuracy)),
+      { default: 'standard', description: '"high" also runs the model on the mirrored image and averages the two views: about twice the inference time.' },
+    ),
+    // ---- End of cutout quality. ----
   },
   { additionalProperties: false },
 );

@@ -81,7 +81,7 @@ const removeBgRoutes: FastifyPluginAsync = async (app) => {
         if (!upload.file) throw noImage();
         const { bytes } = upload.file;
         await app.model.warmed;
-        const removal = { crop: false, margin: 0, subject: 'largest', channels: 'rgba', threshold: app.config.MASK_THRESHOLD } as const;
+        const removal = { crop: false, margin: 0, subject: 'largest', channels: 'rgba', threshold: app.config.MASK_THRESHOLD, refine: true, accuracy: 'standard' } as const;
         const result = await cutOut(app, ticket, bytes, removal, LEGACY_OUTPUT, timer, signal);
         signal.throwIfAborted();
         let name: string;

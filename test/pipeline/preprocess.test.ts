@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MODEL_SIZE, toModelInput } from '../../src/pipeline/preprocess.js';
+import { MODEL_SIZE, mirrorModelInput, toModelInput } from '../../src/pipeline/preprocess.js';
 
 const plane = MODEL_SIZE * MODEL_SIZE;
 
@@ -45,4 +45,12 @@ t.test('reuses a given buffer and checks sizes', async (t) => {
   t.equal(toModelInput(pixels([1, 2, 3]), into), into);
   t.throws(() => toModelInput(new Uint8Array(10)), RangeError);
   t.throws(() => toModelInput(pixels([1, 2, 3]), new Float32Array(5)), RangeError);
+});
+
+t.test('mirrorModelInput mirrors every row of every channel, and twice gives the input back', async (t) => {
+  const input = Float32Array.from({ length: 3 * MODEL_SIZE * MODEL_SIZE }, (_, i) => i);
+  const mirrored = mirrorModelInput(input);
+  t.equal(mirrored[0], input[MODEL_SIZE - 1], 'first pixel of the first row takes the last');
+  t.equal(mirrored[2 * plane + 5 * MODEL_SIZE + 7], input[2 * plane + 5 * MODEL_SIZE + MODEL_SIZE - 1 - 7], 'in the last channel too');
+  t.same(mirrorModelInput(mirrored), input);
 });

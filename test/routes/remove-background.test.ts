@@ -36,6 +36,7 @@ t.test('POST /remove-background', async (t) => {
     '/disc.jpg': jpeg,
     '/disc.png': await discImage(),
     '/two.png': await twoDiscs(),
+    '/disc-large.jpg': await discImage(960, 720, 'jpeg'),
     '/blank.png': await blankImage(),
     '/page.html': Buffer.from('<!doctype html><html><body>not an image</body></html>'),
     '/truncated.jpg': jpeg.subarray(0, Math.floor(jpeg.length / 3)),
@@ -119,6 +120,44 @@ t.test('POST /remove-background', async (t) => {
     t.ok(alphaAt(png, BIG.x - left, BIG.y - top) > 250);
   });
 
+  t.test('subject "group" keeps the smaller disc too: it is more than a fifth of the larger', async (t) => {
+    const response = await post({ image_url: source.url('/two.png'), subject: 'group', crop: false });
+    t.equal(response.statusCode, 200);
+    const png = await decodeImageBytes(response.rawPayload);
+    t.ok(alphaAt(png, SMALL.x, SMALL.y) > 250);
+    t.ok(alphaAt(png, BIG.x, BIG.y) > 250);
+  });
+
+  t.test('refine: false keeps the soft alpha of the model; refine steepens it', async (t) => {
+    const soft = async (body: Record<string, unknown>) => {
+      const response = await post({ image_url: source.url('/disc.png'), channels: 'alpha', crop: false, ...body });
+      t.equal(response.statusCode, 200);
+      const png = await decodeImageBytes(response.rawPayload);
+      let count = 0;
+      for (const value of png.data) if (value > 0 && value < 255) count++;
+      return count;
+    };
+    const refined = await soft({});
+    const raw = await soft({ refine: false });
+    t.ok(refined < raw, `semi-transparent pixels: ${refined} refined, ${raw} as the model gives them`);
+  });
+
+  t.test('large images get the edge filter, timed as its own stage; accuracy "high" runs the model twice', async (t) => {
+    const standard = await post({ image_url: source.url('/disc-large.jpg') });
+    t.equal(standard.statusCode, 200);
+    t.match(standard.headers['server-timing'], /mask;dur=[\d.]+, refine;dur=[\d.]+, encode/);
+    const unrefined = await post({ image_url: source.url('/disc-large.jpg'), refine: false });
+    t.notMatch(unrefined.headers['server-timing'], /refine/);
+    const high = await post({ image_url: source.url('/disc-large.jpg'), accuracy: 'high' });
+    t.equal(high.statusCode, 200);
+    const inference = (r: typeof high) => Number(/infer;dur=([\d.]+)/.exec(String(r.headers['server-timing']))![1]);
+    t.ok(inference(high) > inference(standard), `infer ${inference(high)} ms for high, ${inference(standard)} ms for standard`);
+    for (const box of ['left', 'top', 'width', 'height']) {
+      const key = `x-foreground-${box}`;
+      t.ok(Math.abs(Number(high.headers[key]) - Number(standard.headers[key])) <= 8, `${key} agrees within 8 px`);
+    }
+  });
+
   t.test('margin pads the crop box, clamped to the image', async (t) => {
     const plain = await post({ image_url: source.url('/disc.png') });
     const padded = await post({ image_url: source.url('/disc.png'), margin: 20 });
@@ -157,6 +196,8 @@ t.test('POST /remove-background', async (t) => {
       [{ image_url: source.url('/disc.png'), crop: 'yes' }, 400, 'invalid_request'],
       [{ image_url: source.url('/disc.png'), margin: -1 }, 400, 'invalid_request'],
       [{ image_url: source.url('/disc.png'), subject: 'biggest' }, 400, 'invalid_request'],
+      [{ image_url: source.url('/disc.png'), refine: 'yes' }, 400, 'invalid_request'],
+      [{ image_url: source.url('/disc.png'), accuracy: 'best' }, 400, 'invalid_request'],
       [{ image_url: 'not a url' }, 400, 'invalid_request'],
       [{ image_url: 'ftp://127.0.0.1/disc.png' }, 400, 'unsupported_url'],
       [{ image_url: `http://user:pw@127.0.0.1:1/x.png` }, 400, 'unsupported_url'],
@@ -420,7 +461,8 @@ t.test('output options', async (t) => {
     const alone = box((await withMap(app, { threshold: 0.5 })).headers);
     t.ok(joined[2] > 280, `threshold 0.2 keeps both blocks: box ${joined}`);
     t.ok(alone[2] < 180, `threshold 0.5 keeps the large one: box ${alone}`);
-    t.same(box((await withMap(app, {})).headers), alone, 'absent: MASK_THRESHOLD (0.5)');
+    const configured = box((await withMap(app, { threshold: app.config.MASK_THRESHOLD })).headers);
+    t.same(box((await withMap(app, {})).headers), configured, `absent: MASK_THRESHOLD (${app.config.MASK_THRESHOLD})`);
     const lowSetting = await buildTestApp(t, { MASK_THRESHOLD: '0.2' });
     t.same(box((await withMap(lowSetting, {})).headers), joined, 'absent, with MASK_THRESHOLD=0.2');
     for (const threshold of [0.01, 0.99, 'high']) {

@@ -8,14 +8,19 @@ import { evaluateFolder, formatTable, pairImages, parseEvalArgs, UsageError } fr
 import { blankImage, discImage, svgScene } from '../helpers/images.js';
 
 t.test('parseEvalArgs: defaults, options and mistakes', async (t) => {
-  t.same(parseEvalArgs(['set'], 0.5), { folder: 'set', subject: 'largest', threshold: 0.5, tolerance: 3, json: undefined });
-  t.same(parseEvalArgs(['set', '--subject', 'all', '--threshold', '0.3', '--tolerance', '5', '--json', 'out.json'], 0.5), {
-    folder: 'set', subject: 'all', threshold: 0.3, tolerance: 5, json: 'out.json',
+  t.same(parseEvalArgs(['set'], 0.5), {
+    folder: 'set', subject: 'largest', refine: true, accuracy: 'standard', threshold: 0.5, tolerance: 3, json: undefined,
   });
+  t.same(
+    parseEvalArgs(['set', '--subject', 'group', '--refine', 'off', '--accuracy', 'high', '--threshold', '0.3', '--tolerance', '5', '--json', 'out.json'], 0.5),
+    { folder: 'set', subject: 'group', refine: false, accuracy: 'high', threshold: 0.3, tolerance: 5, json: 'out.json' },
+  );
   t.equal(parseEvalArgs(['set'], 0.4).threshold, 0.4, 'the threshold defaults to the service setting');
   t.throws(() => parseEvalArgs([], 0.5), UsageError, 'no folder');
   t.throws(() => parseEvalArgs(['a', 'b'], 0.5), UsageError, 'two folders');
   t.throws(() => parseEvalArgs(['set', '--subject', 'biggest'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--refine', 'yes'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--accuracy', 'best'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--threshold', '1'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--threshold', 'half'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--tolerance', '-1'], 0.5), UsageError);
@@ -41,8 +46,10 @@ t.test('evaluateFolder scores a found subject, a refusal and skips what has no m
   const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
   t.teardown(() => segmenter.release());
   const seen: string[] = [];
-  const report = await evaluateFolder(folder, { subject: 'largest', threshold: 0.5, tolerance: 3 }, {
-    segmenter,
+  let inferences = 0;
+  const counting = { predict: (input: Float32Array) => (inferences++, segmenter.predict(input)) };
+  const report = await evaluateFolder(folder, { subject: 'largest', refine: true, accuracy: 'standard', threshold: 0.5, tolerance: 3 }, {
+    segmenter: counting,
     maxPixels: config.MAX_INPUT_PIXELS,
     pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
     progress: (_done, _total, name) => seen.push(name),
@@ -69,4 +76,19 @@ t.test('evaluateFolder scores a found subject, a refusal and skips what has no m
   t.match(table, /mean \(2\)/);
   t.match(table, /refusals: 1 \(blank\.png no_foreground\)/);
   t.match(table, /left out \(no mask\): lonely\.png/);
+
+  // The plain pipeline ran on the same images from the same inferences.
+  t.equal(inferences, 2, 'one inference per image, shared with the plain run');
+  t.same(report.plain!.results.map((r) => r.name), ['blank.png', 'disc.png']);
+  t.equal(report.plain!.results[0]!.refused, 'no_foreground');
+  t.ok(report.plain!.summary.iou > 0.4, 'the plain run is scored too');
+  t.match(table, /plain pipeline\s+0\.\d{3}\s+0\.\d{3}/);
+  t.match(table, /change\s+[+-]\d\.\d{3}/);
+  const plainOnly = await evaluateFolder(folder, { subject: 'all', refine: false, accuracy: 'standard', threshold: 0.5, tolerance: 3 }, {
+    segmenter,
+    maxPixels: config.MAX_INPUT_PIXELS,
+    pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
+  });
+  t.equal(plainOnly.plain, null, 'asking for the plain pipeline itself runs it once');
+  t.notMatch(formatTable(plainOnly), /plain pipeline/);
 });

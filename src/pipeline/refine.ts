@@ -1,0 +1,212 @@
+// What the service does to the model's soft alpha beyond the reference: calibration on the grid,
+// and an edge-aware filter that uses the full-resolution image where it holds more than the grid.
+//
+// Calibration: u2netp's map runs low inside real subjects (parts it is unsure of come out at
+// 0.2-0.5) and its soft ramps are wide; stretching the levels so that ALPHA_LEVELS.high and above
+// is opaque and ALPHA_LEVELS.low and below transparent makes those parts solid and the edges
+// steeper. It also moves the edge outwards by up to a grid cell; on large images with crisp edges
+// that is several pixels of background, which the edge filter takes back.
+//
+// Edge filter: a guided filter (He, Sun and Tang) of the alpha with the image's luma as the guide,
+// so the alpha's edge follows the image's own edges within about a grid cell, then stretched again
+// (EDGE_LEVELS) to clear the faint tails the filter leaves. Its coefficients are
+// computed at a working resolution of about two pixels per grid cell (at most 2 x MODEL_SIZE on the
+// long side, whatever the image's size) with box filters made of running sums, then applied at
+// full resolution in one pass over the subject's region. Only for images with MIN_EDGE_SCALE or
+// more pixels per grid cell along their long side: below that the grid already resolves what the
+// image shows, and the filter measured worse on the dev set (README, Quality).
+import { ALPHA_FLOOR, type Box } from './compose.js';
+import type { DecodedImage } from './decode.js';
+import { MODEL_SIZE } from './preprocess.js';
+
+/** The calibration's levels, on the 0..1 scale of the normalised map (README, Quality). */
+export const ALPHA_LEVELS = { low: 0.05, high: 0.5 } as const;
+
+/** Stretches the grid's values in place: `low` and below become 0, `high` and above 255. */
+export function calibrateGrid(grid: Uint8Array, low: number = ALPHA_LEVELS.low, high: number = ALPHA_LEVELS.high): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) table[v] = Math.round(255 * Math.min(1, Math.max(0, (v / 255 - low) / (high - low))));
+  for (let i = 0; i < grid.length; i++) grid[i] = table[grid[i]!]!;
+  return grid;
+}
+
+/** The edge filter runs on images whose long side spans at least this many pixels per grid cell. */
+export const MIN_EDGE_SCALE = 2;
+/** Guided filter regulariser on luma in 0..1: edges with a local contrast under about 0.03 are smoothed over. */
+export const EDGE_EPSILON = 1e-3;
+/**
+ * The filter's output is stretched again, from these levels to 0 and 1: the filter puts a step at
+ * the image's edge but leaves a faint tail a window wide on each side, which this clears.
+ */
+export const EDGE_LEVELS = { low: 0.25, high: 0.75 } as const;
+
+/** Whether refineEdges has anything to add for this image. */
+export function wantsEdgeFilter(image: DecodedImage, size = MODEL_SIZE): boolean {
+  // Inputs with transparency keep the grid's edge: the filter would need their original alpha,
+  // which the subject's alpha has already been multiplied into.
+  return !image.hasAlpha && Math.max(image.width, image.height) / size >= MIN_EDGE_SCALE;
+}
+
+/**
+ * Guided-filters the image's alpha channel inside `region`, in place, with the image's luma as the
+ * guide, and returns the bounding box of the alpha left above ALPHA_FLOOR (null when none is).
+ * Pixels outside `region` are neither read as alpha nor written.
+ */
+export function refineEdges(image: DecodedImage, region: Box, size = MODEL_SIZE): Box | null {
+  const { pixels, width } = image;
+  const scale = Math.max(image.width, image.height) / size; // image pixels per grid cell
+  const step = Math.ceil(scale / 2); // image pixels per working pixel: the working image is at most 2 * size across
+  const radius = Math.max(1, Math.round(scale / step)); // one grid cell, in working pixels
+  const w = Math.ceil(region.width / step);
+  const h = Math.ceil(region.height / step);
+  const n = w * h;
+
+  // Block means of the luma (0..1) and the alpha (0..1) at the working resolution, summed a
+  // block of `step` pixels at a time along each row.
+  const guide = new Float32Array(n);
+  const alpha = new Float32Array(n);
+  for (let y = 0; y < region.height; y++) {
+    const row = ((y / step) | 0) * w;
+    let p = ((region.top + y) * width + region.left) * 4;
+    for (let j = 0, x = 0; j < w; j++) {
+      const end = Math.min(region.width, x + step);
+      let luma = 0;
+      let sum = 0;
+      for (; x < end; x++, p += 4) {
+        luma += 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
+        sum += pixels[p + 3]!;
+      }
+      guide[row + j]! += luma;
+      alpha[row + j]! += sum;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    const rows = Math.min(step, region.height - y * step);
+    for (let x = 0; x < w; x++) {
+      const count = 255 * rows * Math.min(step, region.width - x * step);
+      guide[y * w + x]! /= count;
+      alpha[y * w + x]! /= count;
+    }
+  }
+
+  const meanI = new Float32Array(n);
+  const meanP = new Float32Array(n);
+  const meanIP = new Float32Array(n);
+  const meanII = new Float32Array(n);
+  const work = new Float32Array(n);
+  const scratch = new Float32Array(n);
+  boxMean(guide, meanI, scratch, w, h, radius);
+  boxMean(alpha, meanP, scratch, w, h, radius);
+  for (let i = 0; i < n; i++) work[i] = guide[i]! * alpha[i]!;
+  boxMean(work, meanIP, scratch, w, h, radius);
+  for (let i = 0; i < n; i++) work[i] = guide[i]! * guide[i]!;
+  boxMean(work, meanII, scratch, w, h, radius);
+  // alpha ~ a * luma + b in every window; guide and alpha are no longer needed and take a and b.
+  const a = guide;
+  const b = alpha;
+  for (let i = 0; i < n; i++) {
+    const variance = meanII[i]! - meanI[i]! * meanI[i]!;
+    a[i] = (meanIP[i]! - meanI[i]! * meanP[i]!) / (variance + EDGE_EPSILON);
+    b[i] = meanP[i]! - a[i]! * meanI[i]!;
+  }
+  const meanA = meanI;
+  const meanB = meanP;
+  boxMean(a, meanA, scratch, w, h, radius);
+  boxMean(b, meanB, scratch, w, h, radius);
+
+  // Bilinear positions of the full-resolution pixels on the working grid (centres aligned).
+  const column0 = new Int32Array(region.width);
+  const columnT = new Float32Array(region.width);
+  for (let x = 0; x < region.width; x++) {
+    const at = Math.min(w - 1, Math.max(0, (x + 0.5) / step - 0.5));
+    column0[x] = Math.max(0, Math.min(w - 2, Math.floor(at)));
+    columnT[x] = Math.min(1, at - column0[x]!);
+  }
+  const gain = 255 / (EDGE_LEVELS.high - EDGE_LEVELS.low);
+  const shift = gain * EDGE_LEVELS.low;
+  // One working row pair blended down, with the output levels folded in, so that on the 0..255
+  // scale alpha = rowA * luma + rowB, blended across between working columns.
+  const rowA = new Float32Array(w + 1);
+  const rowB = new Float32Array(w + 1);
+  let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
+  for (let y = 0; y < region.height; y++) {
+    const at = Math.min(h - 1, Math.max(0, (y + 0.5) / step - 0.5));
+    const y0 = Math.min(Math.max(0, h - 2), Math.floor(at));
+    const y1 = Math.min(h - 1, y0 + 1);
+    const ty = Math.min(1, at - y0);
+    for (let x = 0; x < w; x++) {
+      rowA[x] = (gain / 255) * (meanA[y0 * w + x]! + (meanA[y1 * w + x]! - meanA[y0 * w + x]!) * ty);
+      rowB[x] = gain * (meanB[y0 * w + x]! + (meanB[y1 * w + x]! - meanB[y0 * w + x]!) * ty) - shift;
+    }
+    rowA[w] = rowA[w - 1]!; // a one-column plane blends with itself
+    rowB[w] = rowB[w - 1]!;
+    let first = -1;
+    let last = -1;
+    const base = ((region.top + y) * width + region.left) * 4;
+    // A run of pixels between the same two working columns at a time. Where both ends ignore the
+    // luma (|a| * 255 < 0.5) and agree on clear or opaque, which is most of a region, the run is
+    // filled without computing a thing.
+    for (let start = 0; start < region.width; ) {
+      const x0 = column0[start]!;
+      let end = start + 1;
+      while (end < region.width && column0[end] === x0) end++;
+      const a0 = rowA[x0]!, a1 = rowA[x0 + 1]!, b0 = rowB[x0]!, b1 = rowB[x0 + 1]!;
+      if (Math.abs(a0) < 0.002 && Math.abs(a1) < 0.002 && ((b0 < 0 && b1 < 0) || (b0 > 256 && b1 > 256))) {
+        const fill = b0 < 0 ? 0 : 255;
+        for (let p = base + start * 4 + 3; p < base + end * 4; p += 4) pixels[p] = fill;
+        if (fill === 255) {
+          if (first < 0) first = start;
+          last = end - 1;
+        }
+        start = end;
+        continue;
+      }
+      for (let x = start, p = base + start * 4; x < end; x++, p += 4) {
+        const tx = columnT[x]!;
+        const luma = 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
+        const value = Math.round((a0 + (a1 - a0) * tx) * luma + b0 + (b1 - b0) * tx);
+        if (value <= ALPHA_FLOOR) {
+          pixels[p + 3] = 0;
+          continue;
+        }
+        pixels[p + 3] = value > 255 ? 255 : value;
+        if (first < 0) first = x;
+        last = x;
+      }
+      start = end;
+    }
+    if (first < 0) continue;
+    if (first < minX) minX = first;
+    if (last > maxX) maxX = last;
+    if (minY === Infinity) minY = y;
+    maxY = y;
+  }
+  if (maxX < 0) return null;
+  return { left: region.left + minX, top: region.top + minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}
+
+/**
+ * Mean over the (2 * radius + 1)^2 window around each sample, the window cut to the plane at its
+ * borders. Two passes of running sums, so the cost does not depend on the radius.
+ */
+export function boxMean(source: Float32Array, target: Float32Array, scratch: Float32Array, w: number, h: number, radius: number): void {
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let sum = 0;
+    for (let x = 0; x < Math.min(radius, w); x++) sum += source[row + x]!;
+    for (let x = 0; x < w; x++) {
+      if (x + radius < w) sum += source[row + x + radius]!;
+      if (x - radius - 1 >= 0) sum -= source[row + x - radius - 1]!;
+      scratch[row + x] = sum / (Math.min(w - 1, x + radius) - Math.max(0, x - radius) + 1);
+    }
+  }
+  for (let x = 0; x < w; x++) {
+    let sum = 0;
+    for (let y = 0; y < Math.min(radius, h); y++) sum += scratch[y * w + x]!;
+    for (let y = 0; y < h; y++) {
+      if (y + radius < h) sum += scratch[(y + radius) * w + x]!;
+      if (y - radius - 1 >= 0) sum -= scratch[(y - radius - 1) * w + x]!;
+      target[y * w + x] = sum / (Math.min(h - 1, y + radius) - Math.max(0, y - radius) + 1);
+    }
+  }
+}
