@@ -143,23 +143,19 @@ export async function removeBackground(
 
   // The subject's alpha is computed only where the kept grid cells reach, and written into the
   // decoded image's alpha channel.
-  const { region, subjectBox: gridBox } = await timer.time('mask', async () => {
+  // The subject's alpha is computed only where the kept grid cells reach, and written into the
+  // decoded image's alpha channel: resized from the grid, or, with the edge filter, by the filter.
+  const edgeFilter = options.refine && wantsEdgeFilter(image);
+  const { grid, region, subjectBox: resized } = await timer.time('mask', async () => {
     const grid = subjectGrid(saliency.map, options.threshold, options.subject);
     const region = grid && gridRegion(grid, image.width, image.height);
     if (!grid || !region) throw noForeground();
     if (options.refine) calibrateGrid(grid);
-    const subjectBox = applySubjectAlpha(image, grid, region);
-    if (!subjectBox) throw noForeground();
-    return { region, subjectBox };
+    return { grid, region, subjectBox: edgeFilter ? null : applySubjectAlpha(image, grid, region) };
   });
-
-  let subjectBox = gridBox;
-  if (options.refine && wantsEdgeFilter(image)) {
-    signal?.throwIfAborted();
-    const refined = await timer.time('refine', () => refineEdges(image, region));
-    if (!refined) throw noForeground();
-    subjectBox = refined;
-  }
+  signal?.throwIfAborted();
+  const subjectBox = edgeFilter ? await timer.time('refine', () => refineEdges(image, grid, region)) : resized;
+  if (!subjectBox) throw noForeground();
 
   signal?.throwIfAborted();
   const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);

@@ -48,11 +48,15 @@ export function wantsEdgeFilter(image: DecodedImage, size = MODEL_SIZE): boolean
 }
 
 /**
- * Guided-filters the image's alpha channel inside `region`, in place, with the image's luma as the
- * guide, and returns the bounding box of the alpha left above ALPHA_FLOOR (null when none is).
- * Pixels outside `region` are neither read as alpha nor written.
+ * Writes the subject's alpha for `region` into the image's alpha channel: the calibrated `grid`
+ * (size x size) guided-filtered with the image's luma as the guide. Returns the bounding box of the
+ * alpha left above ALPHA_FLOOR (null when none is). Pixels outside `region` are not touched.
+ *
+ * The filter needs the alpha only at its working resolution, where the grid resized bilinearly is
+ * sampled directly; so the alpha is written once, by the filter, and the image is read twice (its
+ * luma at the working resolution, then where the edge lies).
  */
-export function refineEdges(image: DecodedImage, region: Box, size = MODEL_SIZE): Box | null {
+export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, size = MODEL_SIZE): Box | null {
   const { pixels, width } = image;
   const scale = Math.max(image.width, image.height) / size; // image pixels per grid cell
   const step = Math.ceil(scale / 2); // image pixels per working pixel: the working image is at most 2 * size across
@@ -61,31 +65,40 @@ export function refineEdges(image: DecodedImage, region: Box, size = MODEL_SIZE)
   const h = Math.ceil(region.height / step);
   const n = w * h;
 
-  // Block means of the luma (0..1) and the alpha (0..1) at the working resolution, summed a
-  // block of `step` pixels at a time along each row.
+  // Block means of the luma (0..1) at the working resolution, summed a block of `step` pixels at a
+  // time along each row.
   const guide = new Float32Array(n);
-  const alpha = new Float32Array(n);
   for (let y = 0; y < region.height; y++) {
     const row = ((y / step) | 0) * w;
     let p = ((region.top + y) * width + region.left) * 4;
     for (let j = 0, x = 0; j < w; j++) {
       const end = Math.min(region.width, x + step);
       let luma = 0;
-      let sum = 0;
-      for (; x < end; x++, p += 4) {
-        luma += 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
-        sum += pixels[p + 3]!;
-      }
+      for (; x < end; x++, p += 4) luma += 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
       guide[row + j]! += luma;
-      alpha[row + j]! += sum;
     }
   }
   for (let y = 0; y < h; y++) {
     const rows = Math.min(step, region.height - y * step);
-    for (let x = 0; x < w; x++) {
-      const count = 255 * rows * Math.min(step, region.width - x * step);
-      guide[y * w + x]! /= count;
-      alpha[y * w + x]! /= count;
+    for (let x = 0; x < w; x++) guide[y * w + x]! /= 255 * rows * Math.min(step, region.width - x * step);
+  }
+
+  // The alpha (0..1) at the centre of each working block: the grid resized bilinearly (Pillow's
+  // pixel centres), which on a linear ramp is also the block's mean.
+  const alpha = new Float32Array(n);
+  const gridAt = (pixel: number, length: number) => {
+    const at = Math.min(size - 1, Math.max(0, ((pixel + 0.5) * size) / length - 0.5));
+    const first = Math.min(size - 2, Math.floor(at));
+    return { first, weight: at - first };
+  };
+  const columns = Array.from({ length: w }, (_, j) => gridAt(region.left + Math.min(region.width, j * step + step / 2) - 0.5, image.width));
+  for (let i = 0; i < h; i++) {
+    const { first: y0, weight: ty } = gridAt(region.top + Math.min(region.height, i * step + step / 2) - 0.5, image.height);
+    for (let j = 0; j < w; j++) {
+      const { first: x0, weight: tx } = columns[j]!;
+      const top = grid[y0 * size + x0]! + (grid[y0 * size + x0 + 1]! - grid[y0 * size + x0]!) * tx;
+      const bottom = grid[(y0 + 1) * size + x0]! + (grid[(y0 + 1) * size + x0 + 1]! - grid[(y0 + 1) * size + x0]!) * tx;
+      alpha[i * w + j] = (top + (bottom - top) * ty) / 255;
     }
   }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ALPHA_FLOOR } from '../../src/pipeline/compose.js';
+import { ALPHA_FLOOR, applySubjectAlpha } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { ALPHA_LEVELS, boxMean, calibrateGrid, refineEdges, wantsEdgeFilter } from '../../src/pipeline/refine.js';
 
@@ -43,11 +43,13 @@ t.test('wantsEdgeFilter: opaque images two grid cells per pixel or more across',
 
 /**
  * A 1600x1200 image (5 pixels per grid cell): dark left of x = EDGE, bright right of it, with a
- * little texture, and an alpha that ramps from 255 to 0 over a grid cell, centred `offset` pixels
- * right of the edge: the subject (the dark side) a little too wide or, offset < 0, too narrow.
+ * little texture; and a grid whose alpha, resized to the image, ramps from 255 to 0 over a grid
+ * cell centred `offset` pixels right of the edge: the subject (the dark side) a little too wide
+ * or, offset < 0, too narrow.
  */
 const [W, H, EDGE, RAMP] = [1600, 1200, 700, 5];
-function scene(offset: number): DecodedImage {
+const SIZE = 320;
+function scene(offset: number): { image: DecodedImage; grid: Uint8Array } {
   const pixels = Buffer.alloc(W * H * 4);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
@@ -57,10 +59,16 @@ function scene(offset: number): DecodedImage {
       pixels[p] = value;
       pixels[p + 1] = value;
       pixels[p + 2] = value;
-      pixels[p + 3] = Math.round(255 * Math.min(1, Math.max(0, (EDGE + offset + RAMP / 2 - x) / RAMP)));
+      pixels[p + 3] = 255; // as decoded: opaque until the subject's alpha is written
     }
   }
-  return { format: 'png', width: W, height: H, hasAlpha: false, pixels };
+  const grid = new Uint8Array(SIZE * SIZE);
+  for (let c = 0; c < SIZE; c++) {
+    const centre = (c + 0.5) * (W / SIZE) - 0.5; // the cell's centre in image pixels
+    const value = Math.round(255 * Math.min(1, Math.max(0, (EDGE + offset + RAMP / 2 - centre) / RAMP)));
+    for (let r = 0; r < SIZE; r++) grid[r * SIZE + c] = value;
+  }
+  return { image: { format: 'png', width: W, height: H, hasAlpha: false, pixels }, grid };
 }
 
 /** The first x on row y, from `from`, where alpha drops below half. */
@@ -72,13 +80,17 @@ function crossing(image: DecodedImage, y: number, from: number): number {
 t.test('refineEdges moves the alpha edge onto the image edge and leaves colours alone', async (t) => {
   const region = { left: 400, top: 100, width: 700, height: 1000 };
   for (const offset of [3, -3]) {
-    const image = scene(offset);
+    const { image, grid } = scene(offset);
     const colours = Buffer.from(image.pixels);
-    const before = crossing(image, 600, region.left);
+    // Where the grid alone would put the edge: its alpha resized, without the filter.
+    const plain = { ...image, pixels: Buffer.from(image.pixels) };
+    applySubjectAlpha(plain, grid, region, SIZE);
+    const before = crossing(plain, 600, region.left);
     const started = performance.now();
-    const box = refineEdges(image, region)!;
+    const box = refineEdges(image, grid, region, SIZE)!;
     t.comment(`refineEdges on a 0.7 MP region: ${(performance.now() - started).toFixed(0)} ms`);
     const after = crossing(image, 600, region.left);
+    t.ok(Math.abs(before - (EDGE + offset)) <= 1, `without the filter the edge is ${offset} px off: x = ${before}`);
     t.ok(Math.abs(after - EDGE) <= 1, `alpha crossed half at x = ${before}, now at ${after}; the image edge is at ${EDGE}`);
 
     const alphaAt = (x: number, y: number) => image.pixels[(y * W + x) * 4 + 3]!;
@@ -108,13 +120,13 @@ t.test('refineEdges moves the alpha edge onto the image edge and leaves colours 
 
 t.test('refineEdges on a region with nothing in it answers null', async (t) => {
   const image: DecodedImage = { format: 'png', width: 800, height: 600, hasAlpha: false, pixels: Buffer.alloc(800 * 600 * 4, 0) };
-  t.equal(refineEdges(image, { left: 10, top: 10, width: 100, height: 100 }), null);
+  t.equal(refineEdges(image, new Uint8Array(SIZE * SIZE), { left: 10, top: 10, width: 100, height: 100 }, SIZE), null);
 });
 
 t.test('refineEdges copes with regions one working pixel wide or high', async (t) => {
   const image: DecodedImage = { format: 'png', width: 3000, height: 2000, hasAlpha: false, pixels: Buffer.alloc(3000 * 2000 * 4, 255) };
   for (const region of [{ left: 10, top: 10, width: 1, height: 3 }, { left: 2990, top: 0, width: 10, height: 2000 }, { left: 0, top: 1999, width: 3000, height: 1 }]) {
-    const box = refineEdges(image, region);
+    const box = refineEdges(image, new Uint8Array(SIZE * SIZE).fill(255), region, SIZE);
     t.same(box, region, `${JSON.stringify(region)}: an opaque region stays opaque`);
   }
 });
