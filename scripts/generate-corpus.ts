@@ -12,6 +12,7 @@ import { deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { projectRoot } from '../src/config.js';
 import type { ErrorCode } from '../src/errors.js';
+import { seededRandom } from './seeded-random.js';
 
 export interface CorpusCase {
   name: string;
@@ -31,15 +32,6 @@ const sceneSvg = (fill = '#d02020', background = '#ffffff') =>
       `<circle cx="${SCENE.disc.x}" cy="${SCENE.disc.y}" r="${SCENE.disc.r}" fill="${fill}"/></svg>`,
   );
 const scene = () => sharp(sceneSvg()).flatten({ background: '#ffffff' });
-
-/** A deterministic byte source (a linear congruential generator), so the corpus is the same every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /** A PNG chunk with its CRC. */
 function chunk(type: string, data: Buffer): Buffer {
@@ -104,7 +96,7 @@ function jpegWithSize(jpeg: Buffer, width: number, height: number): Buffer {
 /** A copy of `bytes` with `count` bits flipped between `from` and `to` (fractions of the length). */
 function flipBits(bytes: Buffer, count: number, from: number, to: number, seed: number): Buffer {
   const copy = Buffer.from(bytes);
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   for (let i = 0; i < count; i++) {
     const at = Math.floor((from + (to - from) * random()) * copy.length);
     copy[at]! ^= 1 << Math.floor(random() * 8);
@@ -183,7 +175,7 @@ export async function buildCorpus(): Promise<CorpusCase[]> {
   add('header-only.gif', Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1'), refused(422, 'image_decode_failed'), 'a GIF header and nothing else');
   add('bad-crc.png', flipBits(png, 1, 0.5, 0.6, 7), refused(422, 'image_decode_failed'), 'one flipped bit inside compressed PNG data (checksum fails)');
   add('bit-flips-header.jpg', flipBits(jpeg, 8, 0.0, 0.05, 11), refused(422, 'image_decode_failed'), 'bits flipped in the JPEG headers');
-  add('bit-flips-data.jpg', flipBits(jpeg, 40, 0.3, 0.9, 13), refused(422, 'image_decode_failed'), 'bits flipped in the entropy-coded data');
+  add('bit-flips-data.jpg', flipBits(jpeg, 100, 0.3, 0.9, 13), refused(422, 'image_decode_failed'), '100 bits flipped in the entropy-coded data (a few flips can go unnoticed: see the README)');
   add('zero-width.jpg', jpegWithSize(jpeg, 0, 300), refused(422, 'image_decode_failed'), 'a frame header with width 0');
   add('png-signature-then-html.png', Buffer.concat([png.subarray(0, 8), Buffer.from('<html><body>hi</body></html>')]), refused(422, 'image_decode_failed'), 'a PNG signature followed by HTML');
   add('empty-idat.png', Buffer.concat([png.subarray(0, 33), chunk('IDAT', Buffer.alloc(0)), chunk('IEND', Buffer.alloc(0))]), refused(422, 'image_decode_failed'), 'a PNG with an empty image-data chunk');
@@ -220,7 +212,7 @@ export async function buildCorpus(): Promise<CorpusCase[]> {
     ['icon.ico', Buffer.from('00000100010010100000010020006804000016000000', 'hex'), 'ICO'],
     ['layers.psd', Buffer.concat([Buffer.from('8BPS'), Buffer.alloc(40)]), 'Photoshop'],
     ['feed.xml', '<?xml version="1.0"?><rss></rss>', 'XML'],
-    ['random.bin', Buffer.from(Array.from({ length: 4096 }, (() => { const r = seeded(3); return () => Math.floor(r() * 256); })())), 'random bytes'],
+    ['random.bin', Buffer.from(Array.from({ length: 4096 }, (() => { const r = seededRandom(3); return () => Math.floor(r() * 256); })())), 'random bytes'],
   ];
   for (const [name, content, note] of notImages) add(name, Buffer.isBuffer(content) ? content : Buffer.from(content), refused(415, 'unsupported_media_type'), note);
 

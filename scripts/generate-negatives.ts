@@ -8,23 +8,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { projectRoot } from '../src/config.js';
+import { seededRandom } from './seeded-random.js';
 
 export const NEGATIVES_FOLDER = path.join(projectRoot, 'test', 'fixtures', 'generated', 'negatives');
 export const WIDTH = 640;
 export const HEIGHT = 480;
 const SEED = 20240601;
-
-/** mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A standard normal sample (Box-Muller; the second value is dropped to keep it simple). */
 function gaussian(random: () => number): number {

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { seededRandom } from '../seeded-random.js';
 
 export type ImageFormat = 'jpeg' | 'png';
 export const FORMATS: readonly ImageFormat[] = ['jpeg', 'png'];
@@ -52,18 +53,6 @@ export async function sourcePhoto(fixtures: string | undefined): Promise<SourceP
   return { label: `synthetic photo (${width}x${height}; PARITY_FIXTURES not set or has no images/${FIXTURE_PHOTO})`, pixels: await syntheticPhoto(width, height), width, height };
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so every run benchmarks the same bytes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Smooth RGB blobs: a small random raster enlarged with a cubic kernel. */
 async function blobs(cellsX: number, cellsY: number, width: number, height: number, next: () => number): Promise<Buffer> {
   const cells = Buffer.alloc(cellsX * cellsY * 3);
@@ -76,7 +65,7 @@ async function blobs(cellsX: number, cellsY: number, width: number, height: numb
 
 /** A figure (head and body, shaded) on a background of coarse colour and fine grey texture, with sensor-like grain. */
 export async function syntheticPhoto(width: number, height: number): Promise<Buffer> {
-  const next = random(20240607);
+  const next = seededRandom(20240607);
   const coarse = await blobs(24, 16, width, height, next);
   const fine = await blobs(Math.round(width / 12), Math.round(height / 12), width, height, next);
   const out = Buffer.alloc(width * height * 3);

@@ -75,12 +75,3 @@ export function labelComponents(mask: NdArray<Uint8Array>): Components {
     boxes: Int32Array.from(boxes),
   };
 }
-
-/** The label with the most pixels (the first one on a tie), or 0 when there is none. */
-export function largestComponent(components: Components): number {
-  let best = 0;
-  for (let label = 1; label <= components.count; label++) {
-    if (components.areas[label]! > components.areas[best]!) best = label;
-  }
-  return best;
-}

@@ -1,6 +1,6 @@
 import ndarray from 'ndarray';
 import t from 'tap';
-import { labelComponents, largestComponent } from '../../src/pipeline/components.js';
+import { labelComponents } from '../../src/pipeline/components.js';
 
 /** A grid from rows of '#' (set) and '.' (clear). */
 function grid(...rows: string[]) {
@@ -26,7 +26,6 @@ function draw(labels: ndarray.NdArray<Int32Array>): string[] {
 t.test('an empty grid has no components', async (t) => {
   const c = labelComponents(grid('....', '....', '....'));
   t.equal(c.count, 0);
-  t.equal(largestComponent(c), 0);
   t.same(draw(c.labels), ['....', '....', '....']);
 });
 
@@ -68,19 +67,12 @@ t.test('separate shapes get separate labels, areas and boxes', async (t) => {
   t.same(draw(c.labels), ['11....2', '11....2', '......2', '.3.....']);
   t.same([...c.areas], [0, 4, 3, 1]);
   t.same([...c.boxes.subarray(8, 12)], [6, 0, 6, 2]);
-  t.equal(largestComponent(c), 1);
 });
 
 t.test('a U shape is one component even though its arms meet late', async (t) => {
   const c = labelComponents(grid('#.#', '#.#', '###'));
   t.equal(c.count, 1);
   t.equal(c.areas[1], 7);
-});
-
-t.test('the first of equally large components wins a tie', async (t) => {
-  const c = labelComponents(grid('#.#'));
-  t.equal(c.count, 2);
-  t.equal(largestComponent(c), 1);
 });
 
 t.test('views: a transposed and a sliced view label what they show', async (t) => {
