@@ -20,8 +20,8 @@ export interface SegmenterOptions {
 /**
  * The session options, chosen by measurement (see the README's Performance section): 'all' graph
  * optimisations (the lower levels save 70 MB of peak memory but cost 35 % of the time), one
- * intra-op thread per core, and no CPU memory arena unless asked for: the arena keeps about 450 MB
- * resident for a few percent of speed once large allocations use huge pages (RUNTIME_ENV). The
+ * intra-op thread per core, and no CPU memory arena unless asked for: the arena keeps 250 to 400 MB
+ * more resident for a few percent of speed once large allocations use huge pages (RUNTIME_ENV). The
  * memory pattern stays on: it plans each inference's buffers as one block, which is then returned.
  */
 export function sessionOptions(threads: number, arena = false): ort.InferenceSession.SessionOptions {
