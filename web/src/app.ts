@@ -22,7 +22,7 @@ import {
 import { JobQueue, settle, type Sent } from './queue.js';
 import { uniqueNames, zipStore } from './zip.js';
 
-/** Requests at a time: the service runs two requests' CPU work at once by default. */
+/** Requests at a time: one uploads while the service works on the other; more would only wait there. */
 const PARALLEL = 2;
 /** Longest a single request may take before the card gives up (the service's own deadline is shorter). */
 const REQUEST_TIMEOUT_MS = 180_000;

@@ -1,5 +1,5 @@
-// The page's own queue: at most `limit` requests at a time (the service runs two requests' CPU work
-// at once by default, so more would only wait there), and the rules for one request: a busy
+// The page's own queue: at most `limit` requests at a time (one can upload while the service works
+// on another; more would only wait in the service's queue and take its places from other callers), and the rules for one request: a busy
 // service (503 with Retry-After) is asked again after the delay it gave, a missing or wrong API key
 // is asked for once however many requests met it, and anything else is a failure with a message.
 // No DOM here (unit-tested in Node).
