@@ -3,9 +3,10 @@
 // The format is sniffed from the bytes (a Content-Type header proves nothing), the pixel count is
 // checked from the header before anything is decoded, and sharp's own limits stay on as a second
 // wall. Whatever the input (CMYK, 16-bit, greyscale, palette), the result is interleaved 8-bit
-// sRGB with an alpha channel: the input's own, or opaque. The image is decoded once; the model's
-// input is made from these pixels, and the subject's alpha is later written into their alpha
-// channel, so one buffer carries the image from decoding to encoding.
+// sRGB with an alpha channel: the input's own, or opaque. The subject's alpha is later written into
+// that alpha channel, so one buffer carries the image from decoding to encoding. The model's input
+// is made from these pixels, except for JPEG, whose decoder shrinks while decoding: its model input
+// is decoded small straight from the bytes (see decodesSmall).
 import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { ServiceError } from '../errors.js';
 import { MODEL_SIZE } from './preprocess.js';

@@ -68,8 +68,9 @@ export interface RemovalResult {
 
 /**
  * Above this many pixels an image is large: its decoded pixels (4 bytes each, 200 MB at 50 MP) do not
- * share memory with anything big. Its full decode waits for the inference's transient buffers (about
- * 250 MB) to be freed, and the route gives it every work slot, so it runs alone. Two 50-megapixel
+ * share memory with anything big. The route gives it every work slot, so it runs alone, and for a JPEG
+ * (whose model input is decoded small) the full decode also waits for the inference's transient
+ * buffers (about 250 MB) to be freed; other formats need the full decode to make the model's input. Two 50-megapixel
  * requests at once otherwise peaked at 1 GB, measured.
  */
 export const LARGE_IMAGE_PIXELS = 25_000_000;
@@ -120,57 +121,62 @@ export async function removeBackground(
     return decoding;
   };
   let decoding = decodesSmall(header) && !overlap ? undefined : decode();
-  // The background is prepared here too, from the model's view of the image (see background.ts).
-  const { input, backdrop } = await timer.time('decode', async () => {
-    const modelView = decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!);
-    const backdrop = await prepareBackdrop(output.background, header, { opaque: output.format === 'jpeg', maxPixels: limits.maxPixels, modelView });
-    return { input: toModelInput(modelView), backdrop };
-  });
-
-  signal?.throwIfAborted();
-  const d0 = await timer.time('infer', () => segmenter.predict(input));
-  let saliency = normaliseSaliency(d0);
-  // Whether there is a subject is judged on the first view alone, so both accuracies agree on it.
-  if (!hasSubject(saliency)) throw noForeground();
-  if (options.accuracy === 'high') {
-    signal?.throwIfAborted();
-    const first = d0.slice(); // the runtime owns d0's memory
-    const mirrored = await timer.time('infer', () => segmenter.predict(mirrorModelInput(input)));
-    saliency = normaliseSaliency(averageMirrored(first, mirrored));
-  }
-  signal?.throwIfAborted();
-  const image = await timer.time('decode', () => (decoding ??= decode()));
-
-  // The subject's alpha is computed only where the kept grid cells reach, and written into the
-  // decoded image's alpha channel.
-  // The subject's alpha is computed only where the kept grid cells reach, and written into the
-  // decoded image's alpha channel: resized from the grid, or, with the edge filter, by the filter.
-  const edgeFilter = options.refine && wantsEdgeFilter(image);
-  const { grid, region, subjectBox: resized } = await timer.time('mask', async () => {
-    const grid = subjectGrid(saliency.map, options.threshold, options.subject);
-    const region = grid && gridRegion(grid, image.width, image.height);
-    if (!grid || !region) throw noForeground();
-    if (options.refine) calibrateGrid(grid);
-    return { grid, region, subjectBox: edgeFilter ? null : applySubjectAlpha(image, grid, region) };
-  });
-  signal?.throwIfAborted();
-  const subjectBox = edgeFilter ? await timer.time('refine', () => refineEdges(image, grid, region)) : resized;
-  if (!subjectBox) throw noForeground();
-
-  signal?.throwIfAborted();
-  const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);
-  const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
-  const size = outputSize(kept, output.maxDimension);
-  const encoded = await timer.time('encode', () => {
-    clearHidden(image, region, kept);
-    return encodeImage(image, kept, options.channels, {
-      format: output.format,
-      quality: output.quality,
-      pngCompressionLevel: context.pngCompressionLevel,
-      ...size,
-      backdrop,
+  try {
+    // The background is prepared here too, from the model's view of the image (see background.ts).
+    const { input, backdrop } = await timer.time('decode', async () => {
+      const modelView = decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!);
+      const backdrop = await prepareBackdrop(output.background, header, { opaque: output.format === 'jpeg', maxPixels: limits.maxPixels, modelView });
+      return { input: toModelInput(modelView), backdrop };
     });
-  });
 
-  return { image: encoded, format: output.format, width: image.width, height: image.height, box, outputWidth: size.width, outputHeight: size.height };
+    signal?.throwIfAborted();
+    const d0 = await timer.time('infer', () => segmenter.predict(input));
+    let saliency = normaliseSaliency(d0);
+    // Whether there is a subject is judged on the first view alone, so both accuracies agree on it.
+    if (!hasSubject(saliency)) throw noForeground();
+    if (options.accuracy === 'high') {
+      signal?.throwIfAborted();
+      const first = d0.slice(); // the runtime owns d0's memory
+      const mirrored = await timer.time('infer', () => segmenter.predict(mirrorModelInput(input)));
+      saliency = normaliseSaliency(averageMirrored(first, mirrored));
+    }
+    signal?.throwIfAborted();
+    const image = await timer.time('decode', () => (decoding ??= decode()));
+
+    // The subject's alpha is computed only where the kept grid cells reach, and written into the
+    // decoded image's alpha channel: resized from the grid, or, with the edge filter, by the filter.
+    const edgeFilter = options.refine && wantsEdgeFilter(image);
+    const { grid, region, subjectBox: resized } = await timer.time('mask', async () => {
+      const grid = subjectGrid(saliency.map, options.threshold, options.subject);
+      const region = grid && gridRegion(grid, image.width, image.height);
+      if (!grid || !region) throw noForeground();
+      if (options.refine) calibrateGrid(grid);
+      return { grid, region, subjectBox: edgeFilter ? null : applySubjectAlpha(image, grid, region) };
+    });
+    signal?.throwIfAborted();
+    const subjectBox = edgeFilter ? await timer.time('refine', () => refineEdges(image, grid, region)) : resized;
+    if (!subjectBox) throw noForeground();
+
+    signal?.throwIfAborted();
+    const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);
+    const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
+    const size = outputSize(kept, output.maxDimension);
+    const encoded = await timer.time('encode', () => {
+      clearHidden(image, region, kept);
+      return encodeImage(image, kept, options.channels, {
+        format: output.format,
+        quality: output.quality,
+        pngCompressionLevel: context.pngCompressionLevel,
+        ...size,
+        backdrop,
+      });
+    });
+
+    return { image: encoded, format: output.format, width: image.width, height: image.height, box, outputWidth: size.width, outputHeight: size.height };
+  } catch (error) {
+    // The work slot is given back as soon as this fails (no subject, an abort, a bad background); a
+    // full decode still running would outlive it and share memory with the next request's.
+    await decoding?.catch(() => {});
+    throw error;
+  }
 }
