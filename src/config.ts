@@ -82,7 +82,7 @@ export const ConfigSchema = Type.Object({
   }),
   API_KEYS: Type.String({
     default: '',
-    description: 'Comma-separated API keys (16 characters or more each). When set, requests need `Authorization: Bearer <key>` or `X-Api-Key: <key>`; /health and /ready stay open. Empty leaves the API open.',
+    description: 'Comma-separated API keys (16 characters or more each). When set, requests need `Authorization: Bearer <key>` or `X-Api-Key: <key>`; /health, /ready, /openapi.json, /docs, the web page and stored results stay open. Empty leaves the API open.',
   }),
   MAX_CONCURRENCY: Type.Integer({
     minimum: 1, maximum: 64, default: 1,

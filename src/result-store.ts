@@ -74,8 +74,13 @@ export class ResultStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    const { size } = await handle.stat();
-    return { handle, size };
+    try {
+      const { size } = await handle.stat();
+      return { handle, size };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   /**

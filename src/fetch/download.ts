@@ -127,6 +127,8 @@ export class Downloader {
         discard(body);
         const location = headers.location;
         if (typeof location !== 'string') throw new ServiceError('source_status', `the image source answered ${statusCode} without a Location`);
+        // A Location that is no URL at all is the source's fault, not the service's (a 502, not a 500).
+        if (!URL.canParse(location, url.href)) throw new ServiceError('source_status', `the image source answered ${statusCode} with an invalid Location`);
         if (hop >= this.options.maxRedirects) {
           throw new ServiceError('too_many_redirects', `the image source redirected more than ${this.options.maxRedirects} times`);
         }

@@ -1,5 +1,6 @@
 // Optional API keys. With API_KEYS set, every route needs a key unless it is marked public
-// (config: { public: true }), as /health and /ready are, so probes need no secret.
+// (config: { public: true }): /health and /ready, so probes need no secret, and /openapi.json, /docs,
+// the web page and /remove-bg's stored results (whose names are unguessable).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import { ServiceError } from '../errors.js';

@@ -21,7 +21,7 @@ export default fp(
     });
     const stages = new Histogram({
       name: 'bg_removal_stage_seconds',
-      help: 'Time per pipeline stage of /remove-background requests (total: the whole request).',
+      help: 'Time per pipeline stage of cutout requests, /remove-background and /remove-bg (total: the whole request).',
       labelNames: ['stage'] as const,
       buckets: SECONDS,
       registers: [registry],

@@ -72,13 +72,15 @@ t.test('one redirect too many, or a loop, is too_many_redirects', async (t) => {
   await t.rejects(downloader.download('http://images.test/loop'), { code: 'too_many_redirects', statusCode: 502 });
 });
 
-t.test('a redirect to another scheme, without a Location, or off the allow-list is refused', async (t) => {
+t.test('a redirect to another scheme, without a Location, to no URL at all, or off the allow-list is refused', async (t) => {
   const { origin, downloader } = mocked(t, { allowedHosts: ['images.test'] });
   origin.intercept({ path: '/ftp' }).reply(302, '', { headers: { location: 'ftp://images.test/x' } });
   origin.intercept({ path: '/nowhere' }).reply(302, '');
+  origin.intercept({ path: '/broken' }).reply(302, '', { headers: { location: 'http://[' } });
   origin.intercept({ path: '/away' }).reply(302, '', { headers: { location: 'http://elsewhere.test/x.png' } });
   await t.rejects(downloader.download('http://images.test/ftp'), { code: 'unsupported_url' });
   await t.rejects(downloader.download('http://images.test/nowhere'), { code: 'source_status' });
+  await t.rejects(downloader.download('http://images.test/broken'), { code: 'source_status', statusCode: 502, message: /invalid Location/ });
   await t.rejects(downloader.download('http://images.test/away'), { code: 'forbidden_host', statusCode: 403 });
   await t.rejects(downloader.download('http://elsewhere.test/x.png'), { code: 'forbidden_host' });
 });
