@@ -37,10 +37,6 @@ export class ResultStore {
     this.now = options.now ?? Date.now;
   }
 
-  get dir(): string {
-    return this.options.dir;
-  }
-
   /** Whether `name` has the shape of a stored name (and so is safe to join to the folder). */
   static isName(name: string): boolean {
     return NAME.test(name);
