@@ -1,5 +1,5 @@
-// npm run eval -- <folder> [--subject largest|group|all] [--refine on|off] [--accuracy standard|high]
-//                         [--threshold 0..1] [--tolerance px] [--json file]
+// npm run eval -- <folder> [<folder> ...] [--subject largest|group|all] [--refine on|off]
+//                         [--accuracy standard|high] [--threshold 0..1] [--tolerance px] [--json file]
 //
 // Measures cutout quality against ground truth, running the pipeline in-process (no HTTP): every
 // <folder>/images/<name>.<ext> that has a <folder>/masks/<name>.png (greyscale or grey RGB, 0
@@ -8,7 +8,8 @@
 // and time. A refusal (a ServiceError such as no_foreground) is listed and scored as an empty mask,
 // so refusals cost quality instead of dropping out of the averages. Every image is also run through
 // the plain pipeline (every region, the model's own soft alpha: subject all, refine off, standard
-// quality), from the same inference, and the means of both are printed side by side.
+// quality), from the same inference, and the means of both are printed side by side. Several folders
+// (the dev sets) are scored in one run: a table per set, then one summary row per set.
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,14 +37,14 @@ export interface EvalOptions {
 }
 
 export interface EvalArgs extends EvalOptions {
-  folder: string;
+  folders: string[];
   json: string | undefined;
 }
 
 export const USAGE =
-  'usage: npm run eval -- <folder> [--subject largest|group|all] [--refine on|off] [--accuracy standard|high]\n' +
-  '                           [--threshold 0..1] [--tolerance px] [--json file]\n' +
-  '  <folder> holds images/ and masks/ (masks/<name>.png for images/<name>.<ext>)';
+  'usage: npm run eval -- <folder> [<folder> ...] [--subject largest|group|all] [--refine on|off]\n' +
+  '                           [--accuracy standard|high] [--threshold 0..1] [--tolerance px] [--json file]\n' +
+  '  each <folder> holds images/ and masks/ (masks/<name>.png for images/<name>.<ext>)';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -69,7 +70,7 @@ export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArg
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError('give exactly one folder');
+  if (positionals.length === 0) throw new UsageError('give at least one folder');
   const subject = SUBJECT_MODES.find((mode) => mode === values.subject);
   if (!subject) throw new UsageError(`--subject must be ${SUBJECT_MODES.join(', ')}; not ${values.subject}`);
   if (values.refine !== 'on' && values.refine !== 'off') throw new UsageError(`--refine must be on or off, not ${values.refine}`);
@@ -79,7 +80,7 @@ export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArg
   if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold must be between 0 and 1 (exclusive), not ${values.threshold}`);
   const tolerance = values.tolerance === undefined ? DEFAULT_TOLERANCE : Number(values.tolerance);
   if (!(tolerance >= 0 && tolerance <= 100)) throw new UsageError(`--tolerance must be 0 to 100 pixels, not ${values.tolerance}`);
-  return { folder: positionals[0]!, subject, refine: values.refine === 'on', accuracy, threshold, tolerance, json: values.json };
+  return { folders: positionals, subject, refine: values.refine === 'on', accuracy, threshold, tolerance, json: values.json };
 }
 
 export interface ImageResult {
@@ -336,24 +337,46 @@ export function formatTable(report: EvalReport): string {
   return lines.join('\n');
 }
 
+/** One row per set: the options' means beside the plain pipeline's, with refusals. */
+export function formatSummary(reports: EvalReport[]): string {
+  const setWidth = Math.max(3, ...reports.map((r) => path.basename(r.folder).length));
+  const f3 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '    -' : n.toFixed(3));
+  const cells = (s: EvalSummary | undefined) => [f3(s?.iou), f3(s?.mae), f3(s?.boundaryF), String(s?.refusals.length ?? '-').padStart(7)];
+  const header = ['set'.padEnd(setWidth), 'images', '  IoU', '  MAE', '   bF', 'refused', '|', 'plain IoU', '  MAE', '   bF', 'refused'].join('  ');
+  const lines = ['summary: the options above, then the plain pipeline (subject all, refine off, standard)', header, '-'.repeat(header.length)];
+  for (const report of reports) {
+    const plain = report.plain?.summary ?? (isPlain(report.options) ? report.summary : undefined);
+    lines.push([
+      path.basename(report.folder).padEnd(setWidth), String(report.summary.images).padStart(6), ...cells(report.summary), '|',
+      f3(plain?.iou).padStart(9), ...cells(plain).slice(1),
+    ].join('  '));
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const args = parseEvalArgs(process.argv.slice(2), config.MASK_THRESHOLD);
-  const folder = path.resolve(args.folder);
   const segmenter = await Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS });
   try {
     await warmUp(segmenter); // so the first image's time is not the engine's set-up
     const options: EvalOptions = { subject: args.subject, refine: args.refine, accuracy: args.accuracy, threshold: args.threshold, tolerance: args.tolerance };
-    const report = await evaluateFolder(folder, options, {
-      segmenter,
-      maxPixels: config.MAX_INPUT_PIXELS,
-      pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
-      progress: (done, total, name) => process.stderr.write(`[${done + 1}/${total}] ${name}\n`),
-    });
-    if (report.results.length === 0) throw new UsageError(`no image in ${folder}/images has a mask in ${folder}/masks`);
-    console.log(formatTable(report));
+    const reports: EvalReport[] = [];
+    for (const given of args.folders) {
+      const folder = path.resolve(given);
+      const report = await evaluateFolder(folder, options, {
+        segmenter,
+        maxPixels: config.MAX_INPUT_PIXELS,
+        pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
+        progress: (done, total, name) => process.stderr.write(`[${path.basename(folder)} ${done + 1}/${total}] ${name}\n`),
+      });
+      if (report.results.length === 0) throw new UsageError(`no image in ${folder}/images has a mask in ${folder}/masks`);
+      console.log(`${formatTable(report)}\n`);
+      reports.push(report);
+    }
+    console.log(formatSummary(reports));
     if (args.json) {
-      writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+      writeFileSync(args.json, `${JSON.stringify(reports, null, 2)}\n`);
       console.log(`per-image numbers written to ${args.json}`);
     }
   } finally {

@@ -278,12 +278,31 @@ const NEGATIVES: Record<string, () => Promise<Buffer>> = {
 export const NEGATIVE_NAMES = Object.keys(NEGATIVES);
 
 /**
- * Negatives the no-subject rule accepts, with the reason. The test checks that exactly these are
- * accepted, so a rule change that refuses one (or accepts another) shows up.
+ * Negatives in which nothing stands out at all: blank, flat colour, gradients, sky, clouds, noise
+ * and blurred noise. The no-subject rule must refuse every one of them.
  */
-export const KNOWN_ACCEPTED: Record<string, string> = {
-  'stripes-horizontal-12':
-    'the model marks one band at the top as an object, as sure of it (0.99) as of a small real subject, and nothing else',
+export const EMPTY_NEGATIVES: readonly string[] = [
+  'blank-white', 'blank-black', 'mid-grey', 'saturated-red', 'gradient-horizontal-grey', 'gradient-diagonal-colour',
+  'noise-sigma-8', 'noise-sigma-24', 'noise-sigma-48', 'noise-sigma-96', 'blurred-noise-3', 'blurred-noise-12',
+  'sky-gradient', 'clouds',
+];
+
+/**
+ * Patterns the model marks as something (its raw map reaches the half-way line somewhere), which the
+ * rule therefore answers with a cutout of what the model found: when the map cannot tell a pattern
+ * from a subject, a cutout is the better mistake than refusing a real photo. The test checks that
+ * exactly these are answered, so a rule change that refuses one (or answers another) shows up; every
+ * other negative, patterns the model sees nothing in included, is refused.
+ */
+export const ANSWERED_PATTERNS: Record<string, string> = {
+  'bricks': 'the model marks a few bricks (peak 0.96)',
+  'checkerboard-8': 'the model marks squares near the middle (peak 0.84)',
+  'polka-dots': 'the model marks dots all over (peak 0.96)',
+  'stripes-diagonal-24': 'the model marks almost everything (peak 1.00)',
+  'stripes-vertical-16': 'the model marks almost everything (peak 1.00)',
+  'stripes-vertical-32': 'the model marks several stripes (peak 0.97)',
+  'stripes-horizontal-12': 'the model marks one band at the top as an object (peak 0.99)',
+  'tiles': 'the model marks half of the tiles (peak 1.00)',
 };
 
 /** One negative's PNG bytes, by name (for composing test scenes on a negative's background). */

@@ -4,7 +4,8 @@ import { prepareBackdrop, type Background } from './background.js';
 import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Margin } from './compose.js';
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
-import { gridRegion, hasSubject, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
+import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
+import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
 import { calibrateGrid, refineEdges, wantsEdgeFilter } from './refine.js';
 import type { Segmenter } from './segment.js';
@@ -123,17 +124,17 @@ export async function removeBackground(
   let decoding = decodesSmall(header) && !overlap ? undefined : decode();
   try {
     // The background is prepared here too, from the model's view of the image (see background.ts).
-    const { input, backdrop } = await timer.time('decode', async () => {
+    const { modelView, input, backdrop } = await timer.time('decode', async () => {
       const modelView = decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!);
       const backdrop = await prepareBackdrop(output.background, header, { opaque: output.format === 'jpeg', maxPixels: limits.maxPixels, modelView });
-      return { input: toModelInput(modelView), backdrop };
+      return { modelView, input: toModelInput(modelView), backdrop };
     });
 
     signal?.throwIfAborted();
     const d0 = await timer.time('infer', () => segmenter.predict(input));
     let saliency = normaliseSaliency(d0);
     // Whether there is a subject is judged on the first view alone, so both accuracies agree on it.
-    if (!hasSubject(saliency)) throw noForeground();
+    if (!hasSubject(saliency.peak, imageFigures(modelView))) throw noForeground();
     if (options.accuracy === 'high') {
       signal?.throwIfAborted();
       const first = d0.slice(); // the runtime owns d0's memory

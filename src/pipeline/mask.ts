@@ -42,33 +42,18 @@ export const GROUP_NEAR_CELLS = 16;
 export interface Saliency {
   /** The map min-max normalised to 0..255, MODEL_SIZE^2 bytes, as the reference does it. */
   map: Uint8Array;
-  /** The raw map's highest value (0..1, before normalisation). */
+  /** The raw map's highest value (0..1, before normalisation), for the no-subject rule. */
   peak: number;
-  // Shares (0..1) of the raw map, before normalisation, that the no-subject rule reads.
-  /** Above 0.5: how much of the image the model calls salient. */
-  coverage: number;
-  /** Above SURE_LEVEL: where the model is sure. */
-  sure: number;
-  /** Above MARKED_LEVEL: where it sees anything at all. */
-  marked: number;
 }
 
-/** Min-max normalises d0 to 0..255 (rounded), keeping the raw map's figures for the no-subject rule. */
+/** Min-max normalises d0 to 0..255 (rounded), keeping the raw map's peak. */
 export function normaliseSaliency(d0: Float32Array): Saliency {
   let low = Infinity;
   let high = -Infinity;
-  let salient = 0;
-  let sure = 0;
-  let marked = 0;
   for (let i = 0; i < d0.length; i++) {
     const value = d0[i]!;
     if (value < low) low = value;
     if (value > high) high = value;
-    if (value > MARKED_LEVEL) {
-      marked++;
-      if (value > 0.5) salient++;
-      if (value > SURE_LEVEL) sure++;
-    }
   }
   const map = new Uint8Array(d0.length);
   const range = high - low;
@@ -76,8 +61,7 @@ export function normaliseSaliency(d0: Float32Array): Saliency {
     const scale = 255 / range;
     for (let i = 0; i < d0.length; i++) map[i] = Math.round((d0[i]! - low) * scale);
   }
-  const n = d0.length;
-  return { map, peak: high, coverage: salient / n, sure: sure / n, marked: marked / n };
+  return { map, peak: high };
 }
 
 /**
@@ -208,28 +192,4 @@ export function gridRegion(grid: Uint8Array, width: number, height: number, size
   const [left, right] = span(minX, maxX, width);
   const [top, bottom] = span(minY, maxY, height);
   return { left, top, width: right - left, height: bottom - top };
-}
-
-/**
- * Whether the model sees a subject at all. Min-max normalisation stretches any map to 0..1, so an
- * image without a subject would otherwise come out as a mask of amplified noise; the decision is
- * taken on the raw map instead, from three shares of it (measured on photos and generated images
- * without a subject; README, "When is there no subject?"):
- * - the model is sure (above SURE_LEVEL) somewhere, and about at least MIN_SURE_SHARE of what it
- *   marks (above MARKED_LEVEL): blank, flat, noisy and smooth images are nowhere sure, and
- *   regular patterns (bricks, dots, stripes) are sure about a few scattered cells at most;
- * - less than MAX_HAZE of the image lies between the two levels: on textures the model hesitates
- *   over large areas, while photos, even cluttered ones, come out mostly black or white;
- * - less than MAX_COVERAGE of the image is above 0.5: a map salient almost everywhere separates
- *   nothing from anything.
- */
-export const MARKED_LEVEL = 0.1;
-export const SURE_LEVEL = 0.9;
-export const MIN_SURE_SHARE = 0.05;
-export const MAX_HAZE = 0.3;
-export const MAX_COVERAGE = 0.95;
-
-export function hasSubject(saliency: Saliency): boolean {
-  const { sure, marked, coverage } = saliency;
-  return sure > 0 && sure >= MIN_SURE_SHARE * marked && marked - sure < MAX_HAZE && coverage < MAX_COVERAGE;
 }

@@ -1,8 +1,7 @@
 import t from 'tap';
 import { applySubjectAlpha } from '../../src/pipeline/compose.js';
 import {
-  dilate, gridRegion, GROUP_NEAR_CELLS, GROUP_NEAR_SHARE, GROUP_SHARE, hasSubject, HALO_CELLS, LINK_CELLS, MARKED_LEVEL, MAX_COVERAGE,
-  MAX_HAZE, MIN_SURE_SHARE, normaliseSaliency, subjectGrid, SURE_LEVEL,
+  dilate, gridRegion, GROUP_NEAR_CELLS, GROUP_NEAR_SHARE, GROUP_SHARE, HALO_CELLS, LINK_CELLS, normaliseSaliency, subjectGrid,
 } from '../../src/pipeline/mask.js';
 
 const SIZE = 64;
@@ -17,38 +16,12 @@ function map(...squares: [number, number, number, number][]): Uint8Array {
 }
 const at = (grid: Uint8Array, x: number, y: number) => grid[y * SIZE + x];
 
-t.test('normaliseSaliency stretches to 0..255 and keeps the raw figures', async (t) => {
+t.test('normaliseSaliency stretches to 0..255 and keeps the raw peak', async (t) => {
   const s = normaliseSaliency(Float32Array.from([0, 0.25, 0.5, 1]));
   t.same([...s.map], [0, 64, 128, 255]);
   t.equal(s.peak, 1);
-  t.equal(s.marked, 3 / 4, 'above MARKED_LEVEL');
-  t.equal(s.coverage, 1 / 4, 'above 0.5');
-  t.equal(s.sure, 1 / 4, 'above SURE_LEVEL');
   const flat = normaliseSaliency(new Float32Array(4).fill(0.7));
   t.same([...flat.map], [0, 0, 0, 0], 'a flat map has no range to stretch');
-});
-
-/** A raw map of 100 cells: `sure` at 0.99, `hazy` at 0.4, the rest at 0.01. */
-function raw(sure: number, hazy: number): Float32Array {
-  const map = new Float32Array(100).fill(0.01);
-  map.fill(0.99, 0, sure);
-  map.fill(0.4, sure, sure + hazy);
-  return map;
-}
-
-t.test('hasSubject: sure about something, not hazy over much, not salient everywhere', async (t) => {
-  t.ok(MARKED_LEVEL < 0.5 && SURE_LEVEL > 0.5);
-  t.ok(hasSubject(normaliseSaliency(raw(10, 5))), 'a clear subject');
-  t.ok(hasSubject(normaliseSaliency(raw(1, 0))), 'a tiny one');
-  t.notOk(hasSubject(normaliseSaliency(new Float32Array(100).fill(0.01))), 'nothing');
-  t.notOk(hasSubject(normaliseSaliency(raw(0, 20))), 'only hesitation: nowhere sure');
-  const few = Math.floor(MIN_SURE_SHARE * 40) - 1;
-  t.notOk(hasSubject(normaliseSaliency(raw(few, 40 - few))), 'sure about too little of what it marks (a pattern)');
-  t.ok(hasSubject(normaliseSaliency(raw(few + 2, 20))), 'sure about enough of it');
-  t.notOk(hasSubject(normaliseSaliency(raw(20, MAX_HAZE * 100))), 'hazy over too much of the image (a texture)');
-  t.ok(hasSubject(normaliseSaliency(raw(20, MAX_HAZE * 100 - 1))));
-  t.notOk(hasSubject(normaliseSaliency(raw(MAX_COVERAGE * 100, 0))), 'salient almost everywhere');
-  t.ok(hasSubject(normaliseSaliency(raw(MAX_COVERAGE * 100 - 1, 0))));
 });
 
 t.test('largest keeps the big square and clears the small one, ramp and all', async (t) => {
