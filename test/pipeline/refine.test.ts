@@ -11,6 +11,9 @@ t.test('calibrateGrid: low and below to 0, high and above to 255, linear between
   t.same([grid[0], grid[1], grid[3], grid[4]], [0, 0, 255, 255]);
   t.ok(Math.abs(grid[2]! - 128) <= 2, `the middle of the levels lands in the middle (${grid[2]})`);
   t.same([...calibrateGrid(Uint8Array.from([0, 51, 102]), 0, 0.4)], [0, 128, 255], 'levels can be given');
+  t.equal(ALPHA_LEVELS.low + ALPHA_LEVELS.high, 1, "the default levels keep the model's half-way line");
+  const [below, above] = calibrateGrid(Uint8Array.from([127, 128]));
+  t.ok(below! <= 127 && above! >= 128, `the half-way line stays where it is (127 -> ${below}, 128 -> ${above})`);
 });
 
 t.test('boxMean equals the plain windowed mean, windows cut at the borders', async (t) => {

@@ -4,20 +4,20 @@ import sharp from 'sharp';
 import t from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { Segmenter } from '../../src/pipeline/segment.js';
-import { evaluateFolder, formatTable, pairImages, parseEvalArgs, UsageError } from '../../scripts/eval.js';
+import { evaluateFolder, formatSummary, formatTable, pairImages, parseEvalArgs, UsageError } from '../../scripts/eval.js';
 import { blankImage, discImage, svgScene } from '../helpers/images.js';
 
 t.test('parseEvalArgs: defaults, options and mistakes', async (t) => {
   t.same(parseEvalArgs(['set'], 0.5), {
-    folder: 'set', subject: 'largest', refine: true, accuracy: 'standard', threshold: 0.5, tolerance: 3, json: undefined,
+    folders: ['set'], subject: 'largest', refine: true, accuracy: 'standard', threshold: 0.5, tolerance: 3, json: undefined,
   });
   t.same(
     parseEvalArgs(['set', '--subject', 'group', '--refine', 'off', '--accuracy', 'high', '--threshold', '0.3', '--tolerance', '5', '--json', 'out.json'], 0.5),
-    { folder: 'set', subject: 'group', refine: false, accuracy: 'high', threshold: 0.3, tolerance: 5, json: 'out.json' },
+    { folders: ['set'], subject: 'group', refine: false, accuracy: 'high', threshold: 0.3, tolerance: 5, json: 'out.json' },
   );
   t.equal(parseEvalArgs(['set'], 0.4).threshold, 0.4, 'the threshold defaults to the service setting');
   t.throws(() => parseEvalArgs([], 0.5), UsageError, 'no folder');
-  t.throws(() => parseEvalArgs(['a', 'b'], 0.5), UsageError, 'two folders');
+  t.same(parseEvalArgs(['a', 'b', '--subject', 'all'], 0.5).folders, ['a', 'b'], 'several folders, scored in one run');
   t.throws(() => parseEvalArgs(['set', '--subject', 'biggest'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--refine', 'yes'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--accuracy', 'best'], 0.5), UsageError);
@@ -91,4 +91,10 @@ t.test('evaluateFolder scores a found subject, a refusal and skips what has no m
   });
   t.equal(plainOnly.plain, null, 'asking for the plain pipeline itself runs it once');
   t.notMatch(formatTable(plainOnly), /plain pipeline/);
+
+  const summary = formatSummary([report, plainOnly]).split('\n');
+  t.equal(summary.length, 5, 'a title, a header, a rule and a row per set');
+  const name = path.basename(folder);
+  t.match(summary[3], new RegExp(`^${name}\\s+2\\s+${report.summary.iou.toFixed(3)}\\s+${report.summary.mae.toFixed(3)}\\s+${report.summary.boundaryF.toFixed(3)}\\s+1\\s+\\|\\s+${report.plain!.summary.iou.toFixed(3)}`), 'the options and the plain pipeline side by side, with refusals');
+  t.match(summary[4], new RegExp(`\\|\\s+${plainOnly.summary.iou.toFixed(3)}`), 'a plain run is its own plain column');
 });
