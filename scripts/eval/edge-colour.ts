@@ -6,10 +6,11 @@
 // pipeline with the service's defaults (uncropped rgba), once with the foreground colour estimate
 // (foreground.ts) and once without, and each result is put on white and compared with what the
 // subject alone would look like there, a F + (1 - a) 255, in the soft band (0 < a < 1 at 8 bits):
-// - error: the mean length of the RGB difference (0-255 scale per channel);
-// - tint: the mean component, along the unit vector from white towards C, of the part of that
-//   difference the result's colours make, a' (F' - F) for a result pixel of alpha a' and colour F'
-//   (the rest, (a' - a)(F - 255), is the alpha's error, the same with and without the estimate);
+// - error: the mean length of the RGB difference (0-255 scale per channel), which splits into the
+//   colours' part, a' (F' - F) for a result pixel of alpha a' and colour F', and the alpha's,
+//   (a' - a)(F - 255): colour error is the mean length of the first, alpha error of the second
+//   (what perfect colours would leave; the same with and without the estimate);
+// - tint: the mean component of the colours' part along the unit vector from white towards C;
 // - tint of the error: the same component of the whole difference, alpha's error included.
 // The colour step's time is reported per megapixel of the subject's box (a lower bound on its
 // region, so the figure errs high).
@@ -45,6 +46,10 @@ export type EdgeColourSettings = Pick<RemovalOptions, 'subject' | 'threshold' | 
 export interface EdgeFigures {
   /** Mean RGB distance to the subject on white, over the band's pixels. */
   error: number;
+  /** Mean length of the colours' part of the difference. */
+  colourError: number;
+  /** Mean length of the alpha's part (what perfect colours would leave). */
+  alphaError: number;
   /** Mean component of the colours' part of the difference along white -> C. */
   tint: number;
   /** Mean component of the whole difference along white -> C. */
@@ -68,12 +73,20 @@ export interface EdgeColourResult {
 /** Running totals over a band's pixels. */
 export interface Sums {
   error: number;
+  colourError: number;
+  alphaError: number;
   tint: number;
   errorTint: number;
 }
 
-export const newSums = (): Sums => ({ error: 0, tint: 0, errorTint: 0 });
-const figures = (sums: Sums, count: number): EdgeFigures => ({ error: sums.error / count, tint: sums.tint / count, errorTint: sums.errorTint / count });
+export const newSums = (): Sums => ({ error: 0, colourError: 0, alphaError: 0, tint: 0, errorTint: 0 });
+const figures = (sums: Sums, count: number): EdgeFigures => ({
+  error: sums.error / count,
+  colourError: sums.colourError / count,
+  alphaError: sums.alphaError / count,
+  tint: sums.tint / count,
+  errorTint: sums.errorTint / count,
+});
 
 /** The photo I = a F + (1 - a) C, rounded to 8 bits: `photo` RGB, `alpha` one byte a pixel. */
 export function compositeOver(photo: Uint8Array, alpha: Uint8Array, colour: readonly [number, number, number]): Buffer {
@@ -100,18 +113,23 @@ export function scoreBand(result: Uint8Array | null, photo: Uint8Array, alpha: U
     band++;
     const a = truth / 255;
     const kept = result ? result[i * 4 + 3]! / 255 : 0;
-    let squares = 0, tint = 0, errorTint = 0;
+    let squares = 0, colourSquares = 0, alphaSquares = 0, tint = 0, errorTint = 0;
     for (let c = 0; c < 3; c++) {
       const f = photo[i * 3 + c]!;
       const shown = result ? result[i * 4 + c]! : 0;
       const difference = kept * shown + (1 - kept) * 255 - (a * f + (1 - a) * 255);
       const colourPart = kept * (shown - f);
+      const alphaPart = (kept - a) * (f - 255);
+      colourSquares += colourPart * colourPart;
+      alphaSquares += alphaPart * alphaPart;
       const u = c === 0 ? ux : c === 1 ? uy : uz;
       squares += difference * difference;
       tint += colourPart * u;
       errorTint += difference * u;
     }
     sums.error += Math.sqrt(squares);
+    sums.colourError += Math.sqrt(colourSquares);
+    sums.alphaError += Math.sqrt(alphaSquares);
     sums.tint += tint;
     sums.errorTint += errorTint;
   }
@@ -194,23 +212,22 @@ export async function evaluateEdgeColour(folder: string, options: EdgeColourOpti
   });
 }
 
-/** The figures as a plain-text table, a row per colour. */
+/** The figures as a plain-text table, a row per colour: before -> after (after as a share of before). */
 export function formatEdgeColour(folder: string, results: readonly EdgeColourResult[]): string {
-  const f = (n: number, digits = 1) => n.toFixed(digits).padStart(6);
-  const ratio = (after: number, before: number) => `${((after / before) * 100).toFixed(0)} %`.padStart(6);
+  const change = (before: number, after: number) => `${before.toFixed(1)} -> ${after.toFixed(1)} (${((after / before) * 100).toFixed(0)} %)`.padEnd(22);
   const lines = [
-    `${folder}: soft-edge colours (mask softened by ${SOFTEN_SIGMA} px, on each colour, cut out, put on white; error and tint in 0-255 units)`,
-    'colour    images  band px   error before  after  ratio   tint before  after  ratio   error-tint before  after   colour ms/MP',
+    `${folder}: edge colours (mask softened by ${SOFTEN_SIGMA} px, photo put on each colour, cut out, put on white; 0-255 units; without -> with the estimate)`,
+    `${'colour'.padEnd(8)}  ${'images'.padStart(6)}  ${'band px'.padStart(8)}  ${'error'.padEnd(22)}  ${'colour error'.padEnd(22)}  ${'tint'.padEnd(22)}  ${'error along C'.padEnd(22)}  alpha error  colour ms/MP`,
   ];
   for (const r of results) {
     lines.push(
-      `${r.colour.padEnd(8)}  ${String(r.images).padStart(6)}  ${String(r.bandPixels).padStart(7)}   ` +
-        `      ${f(r.before.error)} ${f(r.after.error)} ${ratio(r.after.error, r.before.error)}  ` +
-        `     ${f(r.before.tint)} ${f(r.after.tint)} ${ratio(r.after.tint, r.before.tint)}  ` +
-        `           ${f(r.before.errorTint)} ${f(r.after.errorTint)}   ${f(r.msPerMegapixel)}` +
-        (r.refusals.length > 0 ? `   refused: ${r.refusals.join(', ')}` : ''),
+      `${r.colour.padEnd(8)}  ${String(r.images).padStart(6)}  ${String(r.bandPixels).padStart(8)}  ${change(r.before.error, r.after.error)}  ` +
+        `${change(r.before.colourError, r.after.colourError)}  ${change(r.before.tint, r.after.tint)}  ${change(r.before.errorTint, r.after.errorTint)}  ` +
+        `${r.after.alphaError.toFixed(1).padStart(11)}  ${r.msPerMegapixel.toFixed(1).padStart(12)}` +
+        (r.refusals.length > 0 ? `  refused: ${r.refusals.join(', ')}` : ''),
     );
   }
+  lines.push('colour ms/MP: the colour stage\'s wall time per megapixel of the subject\'s box (its region is larger, so per region it is less).');
   return lines.join('\n');
 }
 
