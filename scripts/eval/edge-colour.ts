@@ -11,6 +11,9 @@
 //   (a' - a)(F - 255): colour error is the mean length of the first, alpha error of the second
 //   (what perfect colours would leave; the same with and without the estimate);
 // - tint: the mean component of the colours' part along the unit vector from white towards C;
+//   also over the band's pixels where the result's alpha is within ALPHA_RIGHT of the truth (where
+//   the alpha is further off, the pixel is the mask's error more than the colours': background
+//   the model kept as opaque beyond the edge's reach keeps its colour);
 // - tint of the error: the same component of the whole difference, alpha's error included.
 // The colour step's time is reported per megapixel of the subject's box (a lower bound on its
 // region, so the figure errs high).
@@ -29,6 +32,9 @@ import { InferenceCache, pairImages, type EvalContext } from '../eval.js';
 
 /** The mask's softening, in pixels. */
 export const SOFTEN_SIGMA = 1.5;
+
+/** The alpha error (0..1) up to which a pixel's alpha counts as right, for the tint where it is. */
+export const ALPHA_RIGHT = 0.25;
 
 export interface BackgroundColour {
   name: string;
@@ -54,6 +60,10 @@ export interface EdgeFigures {
   tint: number;
   /** Mean component of the whole difference along white -> C. */
   errorTint: number;
+  /** The tint over the band's pixels whose alpha is right (within ALPHA_RIGHT). */
+  tintWhereAlphaRight: number;
+  /** The share of the band's pixels whose alpha is right. */
+  alphaRightShare: number;
 }
 
 export interface EdgeColourResult {
@@ -77,15 +87,20 @@ export interface Sums {
   alphaError: number;
   tint: number;
   errorTint: number;
+  /** The tint summed over the pixels whose alpha is right, and their count. */
+  tintRight: number;
+  right: number;
 }
 
-export const newSums = (): Sums => ({ error: 0, colourError: 0, alphaError: 0, tint: 0, errorTint: 0 });
+export const newSums = (): Sums => ({ error: 0, colourError: 0, alphaError: 0, tint: 0, errorTint: 0, tintRight: 0, right: 0 });
 const figures = (sums: Sums, count: number): EdgeFigures => ({
   error: sums.error / count,
   colourError: sums.colourError / count,
   alphaError: sums.alphaError / count,
   tint: sums.tint / count,
   errorTint: sums.errorTint / count,
+  tintWhereAlphaRight: sums.tintRight / sums.right,
+  alphaRightShare: sums.right / count,
 });
 
 /** The photo I = a F + (1 - a) C, rounded to 8 bits: `photo` RGB, `alpha` one byte a pixel. */
@@ -132,6 +147,10 @@ export function scoreBand(result: Uint8Array | null, photo: Uint8Array, alpha: U
     sums.alphaError += Math.sqrt(alphaSquares);
     sums.tint += tint;
     sums.errorTint += errorTint;
+    if (Math.abs(kept - a) <= ALPHA_RIGHT) {
+      sums.tintRight += tint;
+      sums.right++;
+    }
   }
   return band;
 }
@@ -217,17 +236,22 @@ export function formatEdgeColour(folder: string, results: readonly EdgeColourRes
   const change = (before: number, after: number) => `${before.toFixed(1)} -> ${after.toFixed(1)} (${((after / before) * 100).toFixed(0)} %)`.padEnd(22);
   const lines = [
     `${folder}: edge colours (mask softened by ${SOFTEN_SIGMA} px, photo put on each colour, cut out, put on white; 0-255 units; without -> with the estimate)`,
-    `${'colour'.padEnd(8)}  ${'images'.padStart(6)}  ${'band px'.padStart(8)}  ${'error'.padEnd(22)}  ${'colour error'.padEnd(22)}  ${'tint'.padEnd(22)}  ${'error along C'.padEnd(22)}  alpha error  colour ms/MP`,
+    `${'colour'.padEnd(8)}  ${'images'.padStart(6)}  ${'band px'.padStart(8)}  ${'error'.padEnd(22)}  ${'colour error'.padEnd(22)}  ${'tint'.padEnd(22)}  ` +
+      `${'tint, alpha right'.padEnd(22)}  ${'error along C'.padEnd(22)}  alpha error  alpha right  colour ms/MP`,
   ];
   for (const r of results) {
     lines.push(
       `${r.colour.padEnd(8)}  ${String(r.images).padStart(6)}  ${String(r.bandPixels).padStart(8)}  ${change(r.before.error, r.after.error)}  ` +
-        `${change(r.before.colourError, r.after.colourError)}  ${change(r.before.tint, r.after.tint)}  ${change(r.before.errorTint, r.after.errorTint)}  ` +
-        `${r.after.alphaError.toFixed(1).padStart(11)}  ${r.msPerMegapixel.toFixed(1).padStart(12)}` +
+        `${change(r.before.colourError, r.after.colourError)}  ${change(r.before.tint, r.after.tint)}  ` +
+        `${change(r.before.tintWhereAlphaRight, r.after.tintWhereAlphaRight)}  ${change(r.before.errorTint, r.after.errorTint)}  ` +
+        `${r.after.alphaError.toFixed(1).padStart(11)}  ${`${(r.after.alphaRightShare * 100).toFixed(0)} %`.padStart(11)}  ${r.msPerMegapixel.toFixed(1).padStart(12)}` +
         (r.refusals.length > 0 ? `  refused: ${r.refusals.join(', ')}` : ''),
     );
   }
-  lines.push('colour ms/MP: the colour stage\'s wall time per megapixel of the subject\'s box (its region is larger, so per region it is less).');
+  lines.push(
+    `alpha error: what perfect colours would leave; alpha right: the band's pixels whose alpha is within ${ALPHA_RIGHT} of the truth.`,
+    "colour ms/MP: the colour stage's wall time per megapixel of the subject's box (its region is larger, so per region it is less).",
+  );
   return lines.join('\n');
 }
 

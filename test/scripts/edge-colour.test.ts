@@ -26,7 +26,7 @@ t.test('scoreBand: exact figures for a perfect cutout, an empty one and one that
     return sums;
   };
   const perfect = score([100, 100, 100, 51, 50, 50, 50, 255]);
-  t.same(perfect, { error: 0, colourError: 0, alphaError: 0, tint: 0, errorTint: 0 }, 'the subject itself: nothing wrong');
+  t.same(perfect, { error: 0, colourError: 0, alphaError: 0, tint: 0, errorTint: 0, tintRight: 0, right: 1 }, 'the subject itself: nothing wrong');
 
   // Nothing kept: white where the truth is 0.2 x 100 + 0.8 x 255 = 224, 31 lighter in each channel.
   const empty = score([0, 0, 0, 0, 50, 50, 50, 255]);
@@ -41,6 +41,8 @@ t.test('scoreBand: exact figures for a perfect cutout, an empty one and one that
   const green = score([0, 255, 0, 255, 50, 50, 50, 255]);
   t.ok(Math.abs(green.tint - 200 / Math.SQRT2) < 1e-9, `tint ${green.tint}`);
   t.ok(Math.abs(green.colourError - Math.hypot(100, 155, 100)) < 1e-9);
+  t.equal(green.right, 0, 'an alpha of 1 where the truth is 0.2 is not right');
+  t.equal(empty.right, 1, 'one of 0 is (within 0.25)');
 });
 
 t.test('evaluateEdgeColour: a disc put on green and on magenta loses most of their tint with the estimate', async (t) => {
@@ -69,6 +71,8 @@ t.test('evaluateEdgeColour: a disc put on green and on magenta loses most of the
     t.ok(r.bandPixels > 1000, `${r.colour}: ${r.bandPixels} band pixels`);
     t.ok(r.before.tint > 5, `${r.colour}: the old colour shows without the estimate (tint ${r.before.tint.toFixed(1)})`);
     t.ok(r.after.tint < r.before.tint / 2, `${r.colour}: tint ${r.before.tint.toFixed(1)} -> ${r.after.tint.toFixed(1)}`);
+    t.ok(r.after.tintWhereAlphaRight < r.before.tintWhereAlphaRight / 2, `${r.colour}: where the alpha is right, ${r.before.tintWhereAlphaRight.toFixed(1)} -> ${r.after.tintWhereAlphaRight.toFixed(1)}`);
+    t.ok(r.after.alphaRightShare > 0.5 && r.after.alphaRightShare <= 1);
     t.ok(r.after.colourError < r.before.colourError, `${r.colour}: colour error ${r.before.colourError.toFixed(1)} -> ${r.after.colourError.toFixed(1)}`);
     t.equal(r.after.alphaError, r.before.alphaError, `${r.colour}: the alpha is the same either way`);
     t.ok(r.boxMegapixels > 0 && r.colourMs > 0 && r.msPerMegapixel > 0, `${r.colour}: the colour stage is timed`);
