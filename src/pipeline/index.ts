@@ -4,6 +4,7 @@ import { prepareBackdrop, type Background } from './background.js';
 import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Margin } from './compose.js';
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
+import { estimateForeground } from './foreground.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
@@ -36,6 +37,12 @@ export interface RemovalOptions {
   refine: boolean;
   /** 'high' averages the model's view of the image and of its mirror image: twice the inference. */
   accuracy: Accuracy;
+  /**
+   * Estimate the subject's own colour in the soft edge (foreground.ts), for 'rgba' results; false
+   * keeps the input's colours there, the old background mixed in. Unset is true. Not in the HTTP
+   * API: the evaluation compares the two (scripts/eval/edge-colour.ts).
+   */
+  foreground?: boolean;
 }
 
 export type Accuracy = 'standard' | 'high';
@@ -162,6 +169,8 @@ export async function removeBackground(
     const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);
     const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
     const size = outputSize(kept, output.maxDimension);
+    // Before clearHidden: the estimate reads the background's colours around the edge.
+    if (options.channels === 'rgba' && options.foreground !== false) await timer.time('colour', () => estimateForeground(image, region));
     const encoded = await timer.time('encode', () => {
       clearHidden(image, region, kept);
       return encodeImage(image, kept, options.channels, {

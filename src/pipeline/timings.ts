@@ -1,6 +1,6 @@
 // Stage timings for one request. The Server-Timing header and the request log read the same numbers.
 
-export const STAGES = ['fetch', 'decode', 'infer', 'mask', 'refine', 'encode'] as const;
+export const STAGES = ['fetch', 'decode', 'infer', 'mask', 'refine', 'colour', 'encode'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export class StageTimer {

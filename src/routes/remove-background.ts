@@ -111,7 +111,7 @@ const RESULT_HEADERS = {
   'x-foreground-height': headerSchema('The crop box in input pixels (height).'),
   'x-output-width': headerSchema("The result's width: the crop box's (or the input's, uncropped), scaled down to max_dimension."),
   'x-output-height': headerSchema("The result's height."),
-  'server-timing': Type.String({ description: 'Milliseconds per stage: fetch (download or upload), decode, infer, mask, refine (when the edge filter ran), encode, total.' }),
+  'server-timing': Type.String({ description: 'Milliseconds per stage: fetch (download or upload), decode, infer, mask, refine (when the edge filter ran), colour (the colours of the soft edge, for rgba results), encode, total.' }),
   ...REQUEST_ID_HEADER,
 };
 
