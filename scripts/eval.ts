@@ -1,5 +1,6 @@
 // npm run eval -- <folder> [<folder> ...] [--subject largest|group|all] [--refine on|off]
-//                         [--accuracy standard|high] [--threshold 0..1] [--tolerance px] [--json file]
+//                         [--accuracy standard|high] [--threshold 0..1] [--tolerance px] [--edges on|off]
+//                         [--json file]
 //
 // Measures cutout quality against ground truth, running the pipeline in-process (no HTTP): every
 // <folder>/images/<name>.<ext> that has a <folder>/masks/<name>.png (greyscale or grey RGB, 0
@@ -9,7 +10,9 @@
 // so refusals cost quality instead of dropping out of the averages. Every image is also run through
 // the plain pipeline (every region, the model's own soft alpha: subject all, refine off, standard
 // quality), from the same inference, and the means of both are printed side by side. Several folders
-// (the dev sets) are scored in one run: a table per set, then one summary row per set.
+// (the dev sets) are scored in one run: a table per set, then one summary row per set. With
+// --edges on (the default), each set's photos are also put on saturated colours through their own
+// masks, to measure how much of an old background survives in the cutout's edge (eval/edge-colour.ts).
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +25,7 @@ import { ACCURACIES, removeBackground, SUBJECT_MODES, type Accuracy, type Subjec
 import { Segmenter } from '../src/pipeline/segment.js';
 import { warmUp } from '../src/pipeline/warm-up.js';
 import { StageTimer, type Stage } from '../src/pipeline/timings.js';
+import { evaluateEdgeColour, formatEdgeColour, type EdgeColourResult } from './eval/edge-colour.js';
 import { scoreMask } from './eval/metrics.js';
 
 export const DEFAULT_TOLERANCE = 3;
@@ -38,12 +42,15 @@ export interface EvalOptions {
 
 export interface EvalArgs extends EvalOptions {
   folders: string[];
+  /** Also measure the edge colours (eval/edge-colour.ts) on each folder. */
+  edges: boolean;
   json: string | undefined;
 }
 
 export const USAGE =
   'usage: npm run eval -- <folder> [<folder> ...] [--subject largest|group|all] [--refine on|off]\n' +
-  '                           [--accuracy standard|high] [--threshold 0..1] [--tolerance px] [--json file]\n' +
+  '                           [--accuracy standard|high] [--threshold 0..1] [--tolerance px] [--edges on|off]\n' +
+  '                           [--json file]\n' +
   '  each <folder> holds images/ and masks/ (masks/<name>.png for images/<name>.<ext>)';
 
 export class UsageError extends Error {
@@ -63,6 +70,7 @@ export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArg
         accuracy: { type: 'string', default: 'standard' },
         threshold: { type: 'string' },
         tolerance: { type: 'string' },
+        edges: { type: 'string', default: 'on' },
         json: { type: 'string' },
       },
     });
@@ -74,13 +82,14 @@ export function parseEvalArgs(argv: string[], defaultThreshold: number): EvalArg
   const subject = SUBJECT_MODES.find((mode) => mode === values.subject);
   if (!subject) throw new UsageError(`--subject must be ${SUBJECT_MODES.join(', ')}; not ${values.subject}`);
   if (values.refine !== 'on' && values.refine !== 'off') throw new UsageError(`--refine must be on or off, not ${values.refine}`);
+  if (values.edges !== 'on' && values.edges !== 'off') throw new UsageError(`--edges must be on or off, not ${values.edges}`);
   const accuracy = ACCURACIES.find((a) => a === values.accuracy);
   if (!accuracy) throw new UsageError(`--accuracy must be ${ACCURACIES.join(' or ')}, not ${values.accuracy}`);
   const threshold = values.threshold === undefined ? defaultThreshold : Number(values.threshold);
   if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold must be between 0 and 1 (exclusive), not ${values.threshold}`);
   const tolerance = values.tolerance === undefined ? DEFAULT_TOLERANCE : Number(values.tolerance);
   if (!(tolerance >= 0 && tolerance <= 100)) throw new UsageError(`--tolerance must be 0 to 100 pixels, not ${values.tolerance}`);
-  return { folders: positionals, subject, refine: values.refine === 'on', accuracy, threshold, tolerance, json: values.json };
+  return { folders: positionals, edges: values.edges === 'on', subject, refine: values.refine === 'on', accuracy, threshold, tolerance, json: values.json };
 }
 
 export interface ImageResult {
@@ -375,8 +384,20 @@ async function main(): Promise<void> {
       reports.push(report);
     }
     console.log(formatSummary(reports));
+    const edges: { folder: string; results: EdgeColourResult[] }[] = [];
+    for (const report of args.edges ? reports : []) {
+      const settings = { subject: options.subject, threshold: options.threshold, refine: options.refine, accuracy: options.accuracy };
+      const results = await evaluateEdgeColour(report.folder, { settings }, {
+        segmenter,
+        maxPixels: config.MAX_INPUT_PIXELS,
+        pngCompressionLevel: config.PNG_COMPRESSION_LEVEL,
+        progress: (done, total, name) => process.stderr.write(`[edges ${path.basename(report.folder)} ${done + 1}/${total}] ${name}\n`),
+      });
+      console.log(`\n${formatEdgeColour(report.folder, results)}`);
+      edges.push({ folder: report.folder, results });
+    }
     if (args.json) {
-      writeFileSync(args.json, `${JSON.stringify(reports, null, 2)}\n`);
+      writeFileSync(args.json, `${JSON.stringify({ reports, edges }, null, 2)}\n`);
       console.log(`per-image numbers written to ${args.json}`);
     }
   } finally {

@@ -9,17 +9,18 @@ import { blankImage, discImage, svgScene } from '../helpers/images.js';
 
 t.test('parseEvalArgs: defaults, options and mistakes', async (t) => {
   t.same(parseEvalArgs(['set'], 0.5), {
-    folders: ['set'], subject: 'largest', refine: true, accuracy: 'standard', threshold: 0.5, tolerance: 3, json: undefined,
+    folders: ['set'], edges: true, subject: 'largest', refine: true, accuracy: 'standard', threshold: 0.5, tolerance: 3, json: undefined,
   });
   t.same(
-    parseEvalArgs(['set', '--subject', 'group', '--refine', 'off', '--accuracy', 'high', '--threshold', '0.3', '--tolerance', '5', '--json', 'out.json'], 0.5),
-    { folders: ['set'], subject: 'group', refine: false, accuracy: 'high', threshold: 0.3, tolerance: 5, json: 'out.json' },
+    parseEvalArgs(['set', '--subject', 'group', '--refine', 'off', '--accuracy', 'high', '--threshold', '0.3', '--tolerance', '5', '--edges', 'off', '--json', 'out.json'], 0.5),
+    { folders: ['set'], edges: false, subject: 'group', refine: false, accuracy: 'high', threshold: 0.3, tolerance: 5, json: 'out.json' },
   );
   t.equal(parseEvalArgs(['set'], 0.4).threshold, 0.4, 'the threshold defaults to the service setting');
   t.throws(() => parseEvalArgs([], 0.5), UsageError, 'no folder');
   t.same(parseEvalArgs(['a', 'b', '--subject', 'all'], 0.5).folders, ['a', 'b'], 'several folders, scored in one run');
   t.throws(() => parseEvalArgs(['set', '--subject', 'biggest'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--refine', 'yes'], 0.5), UsageError);
+  t.throws(() => parseEvalArgs(['set', '--edges', 'yes'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--accuracy', 'best'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--threshold', '1'], 0.5), UsageError);
   t.throws(() => parseEvalArgs(['set', '--threshold', 'half'], 0.5), UsageError);
