@@ -25,49 +25,63 @@ export const DROP_BLUR = 0.025;
 export const CONTACT_BASE = 1 / 3;
 export const CONTACT_BAND = 0.06;
 export const CONTACT_BLUR = 0.5;
+/** The sigma (pixels) wide blurs are made at, on a shrunk copy (see makeShadow). */
+export const BLUR_SIGMA_WORKING = 4;
 
-/** One band of alpha and where it goes, relative to the subject's top-left corner in the result. */
-export interface ShadowLayer {
-  alpha: Buffer;
-  width: number;
-  height: number;
-  left: number;
-  top: number;
+/** The shadow's shape before blurring, and where its layer lies relative to the subject (`box`). */
+export interface ShadowGeometry {
+  sigma: number;
+  /** Room left on every side of the shape for the blur to spread: three sigmas hold all but a trace of it. */
+  pad: number;
+  /** Rows of the shape (the silhouette's, or the squashed band's). */
+  shapeHeight: number;
+  box: Box;
 }
 
-/** The shadow of a subject given as RGBA pixels (`width` x `height`, straight alpha in band 4). */
-export async function makeShadow(subject: Buffer, width: number, height: number, options: ShadowOptions): Promise<ShadowLayer> {
-  const source = sharp(subject, { raw: { width, height, channels: 4 } }).extractChannel(3);
-  let sigma: number;
-  let shape: Buffer;
-  let shapeHeight: number;
-  let top: number;
-  if (options.kind === 'drop') {
-    sigma = Math.max(0.5, DROP_BLUR * Math.max(width, height));
-    shape = await source.raw().toBuffer();
-    shapeHeight = height;
-    top = Math.round(DROP_OFFSET * height);
-  } else {
-    const base = Math.max(1, Math.round(CONTACT_BASE * height));
-    shapeHeight = Math.max(2, Math.round(CONTACT_BAND * height));
-    sigma = Math.max(0.5, CONTACT_BLUR * shapeHeight);
-    shape = await source
-      .extract({ left: 0, top: height - base, width, height: base })
-      .resize(width, shapeHeight, { fit: 'fill', kernel: 'linear' })
-      .raw()
-      .toBuffer();
-    top = height - Math.round(shapeHeight / 2);
-  }
-  // Room for the blur to spread: three sigmas hold all but a trace of it.
+/** Where the shadow of a `width` x `height` subject goes, known before any pixel is read. */
+export function shadowGeometry(width: number, height: number, kind: ShadowOptions['kind']): ShadowGeometry {
+  const shapeHeight = kind === 'drop' ? height : Math.max(2, Math.round(CONTACT_BAND * height));
+  const sigma = Math.max(0.5, kind === 'drop' ? DROP_BLUR * Math.max(width, height) : CONTACT_BLUR * shapeHeight);
+  const top = kind === 'drop' ? Math.round(DROP_OFFSET * height) : height - Math.round(shapeHeight / 2);
   const pad = Math.ceil(3 * sigma);
-  const alpha = await sharp(shape, { raw: { width, height: shapeHeight, channels: 1 } })
-    .extend({ top: pad, bottom: pad, left: pad, right: pad, background: { r: 0, g: 0, b: 0 } })
-    .blur({ sigma, precision: 'float' })
+  return { sigma, pad, shapeHeight, box: { left: -pad, top: top - pad, width: width + 2 * pad, height: shapeHeight + 2 * pad } };
+}
+
+/**
+ * The shadow of the subject that lies at `subject` in `pixels` (RGBA, straight alpha, `width` x
+ * `height`): its alpha, one band of `shadowGeometry(...).box`'s size.
+ */
+export async function makeShadow(pixels: Buffer, width: number, height: number, subject: Box, options: ShadowOptions): Promise<Buffer> {
+  const { sigma, pad, shapeHeight } = shadowGeometry(subject.width, subject.height, options.kind);
+  let source = sharp(pixels, { raw: { width, height, channels: 4 } }).extract(subject).extractChannel(3);
+  if (options.kind === 'contact') {
+    const base = Math.max(1, Math.round(CONTACT_BASE * subject.height));
+    // Two steps: sharp applies a single extract before its resize, and this one is within the subject.
+    const alpha = await source.raw().toBuffer();
+    source = sharp(alpha, { raw: { width: subject.width, height: subject.height, channels: 1 } })
+      .extract({ left: 0, top: subject.height - base, width: subject.width, height: base })
+      .resize(subject.width, shapeHeight, { fit: 'fill', kernel: 'linear' });
+  }
+  const shape = await source.raw().toBuffer();
+  // A wide blur costs its width in taps per pixel; it is made on a copy shrunk to a sigma of
+  // BLUR_SIGMA_WORKING and enlarged again, which a blur that wide cannot tell apart.
+  const shrink = Math.min(1, BLUR_SIGMA_WORKING / sigma);
+  const small = (length: number) => Math.max(1, Math.round(length * shrink));
+  const smallPad = Math.ceil(3 * sigma * shrink);
+  const blurred = await sharp(shape, { raw: { width: subject.width, height: shapeHeight, channels: 1 } })
+    .resize(small(subject.width), small(shapeHeight), { fit: 'fill', kernel: 'linear' })
+    .extend({ top: smallPad, bottom: smallPad, left: smallPad, right: smallPad, background: { r: 0, g: 0, b: 0 } })
+    .blur({ sigma: Math.max(0.3, sigma * shrink), precision: 'float' })
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const alpha = await sharp(blurred.data, { raw: { width: blurred.info.width, height: blurred.info.height, channels: 1 } })
+    .resize(subject.width + 2 * pad, shapeHeight + 2 * pad, { fit: 'fill', kernel: 'linear' })
     .extractChannel(0)
     .raw()
     .toBuffer();
   scalePeak(alpha, Math.round((options.opacity / 100) * 255));
-  return { alpha, width: width + 2 * pad, height: shapeHeight + 2 * pad, left: -pad, top: top - pad };
+  return alpha;
 }
 
 /** Scales `alpha` in place so its highest value becomes `peak` (all zero stays zero). */
@@ -77,27 +91,4 @@ export function scalePeak(alpha: Uint8Array, peak: number): void {
   if (high === 0) return;
   const scale = peak / high;
   for (let i = 0; i < alpha.length; i++) alpha[i] = Math.round(alpha[i]! * scale);
-}
-
-/**
- * The shadow as translucent black RGBA, clipped to a `width` x `height` result in which the subject
- * sits at `subject`; null when none of it falls inside.
- */
-export function shadowOverlay(shadow: ShadowLayer, subject: Box, width: number, height: number): { pixels: Buffer; box: Box } | null {
-  const left = subject.left + shadow.left;
-  const top = subject.top + shadow.top;
-  const x0 = Math.max(0, left);
-  const y0 = Math.max(0, top);
-  const x1 = Math.min(width, left + shadow.width);
-  const y1 = Math.min(height, top + shadow.height);
-  if (x1 <= x0 || y1 <= y0) return null;
-  const w = x1 - x0;
-  const h = y1 - y0;
-  const pixels = Buffer.alloc(w * h * 4); // black, and alpha written below
-  for (let y = 0; y < h; y++) {
-    let from = (y0 - top + y) * shadow.width + (x0 - left);
-    let to = y * w * 4 + 3;
-    for (let x = 0; x < w; x++, from++, to += 4) pixels[to] = shadow.alpha[from]!;
-  }
-  return { pixels, box: { left: x0, top: y0, width: w, height: h } };
 }

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { ServiceError } from '../../src/errors.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
-import { canvasSize, checkCanvasSize, composeResult, layoutInResult, layoutResult, placeOnCanvas } from '../../src/pipeline/placement.js';
+import { canvasSize, checkCanvasSize, composeResult, flattenLayers, layoutInResult, layoutResult, placeOnCanvas } from '../../src/pipeline/placement.js';
 
 const image = { width: 1000, height: 500 };
 // 100 wide, 200 tall, 300 from the left and 100 from the top: 600 px of room across, 200 down.
@@ -66,4 +66,19 @@ t.test('composeResult places the subject, its shadow under it, on an exact colou
   const mask = await sharp(alpha).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
   t.equal(mask.data[(top + 5) * 200 + left + 5], 255);
   t.equal(mask.data[5 * 200 + 5], 0);
+});
+
+t.test('flattenLayers: subject over shadow over a colour, exact where neither covers it', async (t) => {
+  // Three pixels: nothing, a half-transparent white subject, an opaque red one; a shadow of alpha 128 under the first two.
+  const pixels = Buffer.from([9, 9, 9, 0, 255, 255, 255, 128, 255, 0, 0, 255]);
+  const shadow = { alpha: Buffer.from([128, 128]), box: { left: 0, top: 0, width: 2, height: 1 } };
+  const opaque = Buffer.from(pixels);
+  t.equal(flattenLayers(opaque, 3, 1, shadow, { r: 40, g: 80, b: 200, alpha: 1 }), 3);
+  t.same([...opaque.subarray(0, 9)], [20, 40, 100, 138, 148, 178, 255, 0, 0], 'RGB, packed');
+  const plain = Buffer.from(pixels);
+  flattenLayers(plain, 3, 1, undefined, { r: 40, g: 80, b: 200, alpha: 1 });
+  t.same([...plain.subarray(0, 3)], [40, 80, 200], 'the colour itself where nothing covers it');
+  const clear = Buffer.from(pixels);
+  t.equal(flattenLayers(clear, 3, 1, shadow), 4);
+  t.same([...clear], [0, 0, 0, 128, 170, 170, 170, 192, 255, 0, 0, 255], 'on transparency the shadow is translucent black');
 });
