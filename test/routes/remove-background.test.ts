@@ -29,7 +29,7 @@ const box = (headers: Record<string, unknown>): [number, number, number, number]
 
 // Many requests, each with an inference, on a shared machine (the product-photo tests alone take
 // about 100 s there).
-t.setTimeout(480_000);
+t.setTimeout(720_000);
 
 t.test('POST /remove-background', async (t) => {
   const app = await buildTestApp(t);
