@@ -80,6 +80,10 @@ export const ConfigSchema = Type.Object({
     minimum: 1, default: 50_000_000,
     description: 'Largest image (width x height) accepted, checked from the header before decoding. Guards memory against decompression bombs.',
   }),
+  MAX_CANVAS_PIXELS: Type.Integer({
+    minimum: 1, default: 16_000_000,
+    description: 'Largest canvas (width x height) a request may ask for with `canvas`. The subject is scaled to its size in memory (4 bytes a pixel, 64 MB at 16 megapixels) before it is composited, so this bounds what one small request can make the service allocate.',
+  }),
   API_KEYS: Type.String({
     default: '',
     description: 'Comma-separated API keys (16 characters or more each). When set, requests need `Authorization: Bearer <key>` or `X-Api-Key: <key>`; /health, /ready, /openapi.json, /docs, the web page and stored results stay open. Empty leaves the API open.',

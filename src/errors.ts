@@ -2,7 +2,7 @@
 // Clients branch on `code`; the message is for people and may change.
 
 export const errorCatalog = {
-  invalid_request: { status: 400, description: 'The body, a form field or a parameter does not match the schema (unknown field, wrong type, value out of range), options contradict each other, a form has no image or an unexpected part, or the result would be too large for its format.' },
+  invalid_request: { status: 400, description: 'The body, a form field or a parameter does not match the schema (unknown field, wrong type, value out of range), options contradict each other (the message names them), a roi has no area or lies outside the image, a canvas exceeds MAX_CANVAS_PIXELS, a form has no image or an unexpected part, or the result would be too large for its format.' },
   unsupported_url: { status: 400, description: 'The image URL is not an absolute http(s) URL, or it carries credentials.' },
   unauthorized: { status: 401, description: 'API keys are enabled and the request carries no valid one (`Authorization: Bearer <key>` or `X-Api-Key`).' },
   forbidden_address: { status: 403, description: 'The image URL (or a redirect) leads to an address the service does not connect to: loopback, private, link-local, cloud metadata, reserved.' },
@@ -12,7 +12,7 @@ export const errorCatalog = {
   too_many_pixels: { status: 413, description: 'The image has more pixels than the pixel limit; refused from its header, before decoding.' },
   unsupported_media_type: { status: 415, description: 'The downloaded or uploaded bytes are not an image format the service reads (the message lists them), or the request body is neither JSON nor a form.' },
   image_decode_failed: { status: 422, description: 'The image is truncated or corrupt and cannot be decoded.' },
-  no_foreground: { status: 422, description: 'The model found no subject in the image.' },
+  no_foreground: { status: 422, description: 'The model found no subject in the image, or inside the requested roi.' },
   source_status: { status: 502, description: 'The image source answered with an error status (4xx or 5xx; the message carries it), or redirected without a valid Location.' },
   too_many_redirects: { status: 502, description: 'The image source redirected more often than MAX_REDIRECTS allows.' },
   source_unreachable: { status: 502, description: 'The image source could not be reached, or broke off (DNS failure, refused or reset connection, a body shorter than announced).' },

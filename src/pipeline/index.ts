@@ -8,13 +8,19 @@ import { estimateForeground } from './foreground.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
+import { layoutResult, composeResult, type PlacementOptions } from './placement.js';
 import { calibrateGrid, refineEdges, wantsEdgeFilter } from './refine.js';
+import { clipToRoi, restrictMap, roiBox, type Roi } from './roi.js';
+import type { ShadowOptions } from './shadow.js';
 import type { Segmenter } from './segment.js';
 import type { StageTimer } from './timings.js';
 
 export type { Background, Colour } from './background.js';
 export type { Box, Margin } from './compose.js';
 export type { OutputFormat } from './encode.js';
+export type { Canvas, PlacementOptions, Position } from './placement.js';
+export type { Roi } from './roi.js';
+export type { ShadowOptions } from './shadow.js';
 export type { SubjectMode } from './mask.js';
 export const SUBJECT_MODES = ['largest', 'group', 'all'] as const satisfies readonly SubjectMode[];
 export const ACCURACIES = ['standard', 'high'] as const satisfies readonly Accuracy[];
@@ -43,6 +49,8 @@ export interface RemovalOptions {
    * API: the evaluation compares the two (scripts/eval/edge-colour.ts).
    */
   foreground?: boolean;
+  /** Only what lies inside can be the subject (roi.ts); unset, the whole image. */
+  roi?: Roi;
 }
 
 export type Accuracy = 'standard' | 'high';
@@ -55,6 +63,10 @@ export interface OutputOptions {
   background: Background;
   /** Scale the result down (after cropping) so neither side exceeds this; unset keeps its size. */
   maxDimension?: number;
+  /** A canvas of a fixed size with the subject placed on it (placement.ts); unset, the crop decides the size. */
+  placement?: PlacementOptions;
+  /** A shadow under the subject, made from its alpha (shadow.ts). */
+  shadow?: ShadowOptions;
 }
 
 /** A transparent PNG at the crop's own size. */
@@ -72,6 +84,10 @@ export interface RemovalResult {
   /** The result's size: the box's (or the input's, uncropped), scaled down to `maxDimension`. */
   outputWidth: number;
   outputHeight: number;
+  /** The subject's box in the result's own pixels. */
+  subject: Box;
+  /** Result pixels per input pixel: above 1 the subject was enlarged. */
+  scale: number;
 }
 
 /**
@@ -95,6 +111,8 @@ export interface PipelineContext {
   signal?: AbortSignal;
   /** The image's header, when the caller has read it already (see readHeader). */
   header?: ImageHeader;
+  /** The largest canvas (width x height) a request may ask for; unset, no limit. */
+  maxCanvasPixels?: number;
 }
 
 /** `map` averaged, in place, with the model's map of the mirrored image, mirrored back. */
@@ -105,8 +123,8 @@ function averageMirrored(map: Float32Array, mirrored: Float32Array): Float32Arra
   return map;
 }
 
-function noForeground(): ServiceError {
-  return new ServiceError('no_foreground', 'the model found no subject in the image');
+function noForeground(roi?: Box): ServiceError {
+  return new ServiceError('no_foreground', roi ? 'the model found no subject inside the roi' : 'the model found no subject in the image');
 }
 
 export async function removeBackground(
@@ -120,6 +138,7 @@ export async function removeBackground(
   signal?.throwIfAborted();
   const limits = { maxPixels: context.maxPixels };
   const header = context.header ?? (await timer.time('decode', () => readHeader(bytes, limits)));
+  const roi = options.roi && roiBox(options.roi, header.width, header.height);
   // For JPEG the model's input is decoded small straight from the bytes, and the full-resolution
   // decode runs alongside the inference rather than before it; a large image waits instead.
   const overlap = decodesSmall(header) && !isLargeImage(header);
@@ -141,13 +160,14 @@ export async function removeBackground(
     const d0 = await timer.time('infer', () => segmenter.predict(input));
     let saliency = normaliseSaliency(d0);
     // Whether there is a subject is judged on the first view alone, so both accuracies agree on it.
-    if (!hasSubject(saliency.peak, imageFigures(modelView))) throw noForeground();
+    if (!hasSubject(saliency.peak, () => imageFigures(modelView))) throw noForeground();
     if (options.accuracy === 'high') {
       signal?.throwIfAborted();
       const first = d0.slice(); // the runtime owns d0's memory
       const mirrored = await timer.time('infer', () => segmenter.predict(mirrorModelInput(input)));
       saliency = normaliseSaliency(averageMirrored(first, mirrored));
     }
+    if (roi) restrictMap(saliency.map, roi, header.width, header.height);
     signal?.throwIfAborted();
     const image = await timer.time('decode', () => (decoding ??= decode()));
 
@@ -156,14 +176,14 @@ export async function removeBackground(
     const edgeFilter = options.refine && wantsEdgeFilter(image);
     const { grid, region, subjectBox: resized } = await timer.time('mask', async () => {
       const grid = subjectGrid(saliency.map, options.threshold, options.subject);
-      const region = grid && gridRegion(grid, image.width, image.height);
-      if (!grid || !region) throw noForeground();
+      const region = grid && clipToRoi(gridRegion(grid, image.width, image.height), roi);
+      if (!grid || !region) throw noForeground(roi);
       if (options.refine) calibrateGrid(grid);
       return { grid, region, subjectBox: edgeFilter ? null : applySubjectAlpha(image, grid, region) };
     });
     signal?.throwIfAborted();
     const subjectBox = edgeFilter ? await timer.time('refine', () => refineEdges(image, grid, region)) : resized;
-    if (!subjectBox) throw noForeground();
+    if (!subjectBox) throw noForeground(roi);
 
     signal?.throwIfAborted();
     const box = padBox(subjectBox, marginPixels(options.margin, subjectBox), image.width, image.height);
@@ -171,7 +191,12 @@ export async function removeBackground(
     const size = outputSize(kept, output.maxDimension);
     // Before clearHidden: the estimate reads the background's colours around the edge.
     if (options.channels === 'rgba' && options.foreground !== false) await timer.time('colour', () => estimateForeground(image, region));
+    const layout = layoutResult(subjectBox, kept, size, image, output.placement, context.maxCanvasPixels);
+    const { pngCompressionLevel } = context;
     const encoded = await timer.time('encode', () => {
+      if (output.placement || output.shadow) {
+        return composeResult(image, subjectBox, layout, { ...output, pngCompressionLevel, channels: options.channels, backdrop, kept: output.placement ? undefined : kept });
+      }
       clearHidden(image, region, kept);
       return encodeImage(image, kept, options.channels, {
         format: output.format,
@@ -182,7 +207,17 @@ export async function removeBackground(
       });
     });
 
-    return { image: encoded, format: output.format, width: image.width, height: image.height, box, outputWidth: size.width, outputHeight: size.height };
+    return {
+      image: encoded,
+      format: output.format,
+      width: image.width,
+      height: image.height,
+      box,
+      outputWidth: layout.width,
+      outputHeight: layout.height,
+      subject: layout.subject,
+      scale: layout.scale,
+    };
   } catch (error) {
     // The work slot is given back as soon as this fails (no subject, an abort, a bad background); a
     // full decode still running would outlive it and share memory with the next request's.

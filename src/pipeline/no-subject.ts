@@ -76,8 +76,12 @@ export function imageFigures(rgb: Uint8Array, size = MODEL_SIZE): ImageFigures {
   return { edgeShare: edges / ((size - 2) * (size - 2)), variation };
 }
 
-/** Whether to answer with a cutout: `peak` is the raw map's highest value, `figures` the image's. */
-export function hasSubject(peak: number, figures: ImageFigures): boolean {
+/**
+ * Whether to answer with a cutout: `peak` is the raw map's highest value, `figures` the image's
+ * (a function, so they are computed only for the few images whose map needs them).
+ */
+export function hasSubject(peak: number, figures: () => ImageFigures): boolean {
   if (peak >= SUBJECT_LEVEL) return true;
-  return figures.edgeShare >= MIN_EDGE_SHARE && figures.variation >= MIN_VARIATION;
+  const { edgeShare, variation } = figures();
+  return edgeShare >= MIN_EDGE_SHARE && variation >= MIN_VARIATION;
 }

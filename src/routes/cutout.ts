@@ -20,6 +20,14 @@ export async function cutOut(
 ): Promise<RemovalResult> {
   const maxPixels = app.config.MAX_INPUT_PIXELS;
   const header = await timer.time('decode', () => readHeader(bytes, { maxPixels }));
-  const context = { segmenter: app.model.segmenter, maxPixels, pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL, timer, signal, header };
+  const context = {
+    segmenter: app.model.segmenter,
+    maxPixels,
+    pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL,
+    maxCanvasPixels: app.config.MAX_CANVAS_PIXELS,
+    timer,
+    signal,
+    header,
+  };
   return ticket.run(() => removeBackground(bytes, removal, context, output), signal, isLargeImage(header) ? app.config.MAX_CONCURRENCY : 1);
 }

@@ -9,11 +9,36 @@ import { ServiceError, type ErrorCode } from '../errors.js';
 import { aboutBackground, parseColour } from '../pipeline/background.js';
 import { CONTENT_TYPES, OUTPUT_FORMATS } from '../pipeline/encode.js';
 import { ACCURACIES, SUBJECT_MODES, type Background, type Margin, type OutputOptions, type RemovalOptions } from '../pipeline/index.js';
+import { checkCanvasSize, DEFAULT_FILL, POSITIONS } from '../pipeline/placement.js';
+import { parseRoi, ROI_PATTERN } from '../pipeline/roi.js';
+import { SHADOW_KINDS } from '../pipeline/shadow.js';
 import { StageTimer } from '../pipeline/timings.js';
 import { binaryResponse, errorResponses, REQUEST_ID_HEADER, WORK_ERRORS } from './responses.js';
 import { cutOut } from './cutout.js';
 import { readUpload } from './uploads.js';
 import { workSignal } from './work-signal.js';
+
+/** Named sets of options; a request's own fields override them (see applyPreset). */
+export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = Object.freeze({
+  marketplace: Object.freeze({
+    canvas: Object.freeze({ width: 2000, height: 2000 }),
+    fill: '85%',
+    position: 'center',
+    background: '#ffffff',
+    format: 'jpeg',
+    quality: 90,
+    shadow: 'none',
+  }),
+});
+
+/**
+ * The fields with their preset's values under them, before defaults are applied (after, a default
+ * could not be told from a field sent). An unknown preset is left for the schema to refuse.
+ */
+export function applyPreset<T extends Record<string, unknown>>(fields: T): T {
+  const preset = typeof fields.preset === 'string' && Object.hasOwn(PRESETS, fields.preset) ? PRESETS[fields.preset] : undefined;
+  return preset ? { ...structuredClone(preset), ...fields } : fields;
+}
 
 const imageUrl = (description: string) => Type.String({ format: 'uri', maxLength: 8192, description });
 
@@ -85,6 +110,74 @@ export const RemoveBackgroundBody = Type.Object(
       { default: 'standard', description: '"high" also runs the model on the mirrored image and averages the two views: about twice the inference time.' },
     ),
     // ---- End of cutout quality. ----
+    // ---- Product photos: canvas, fill, position, shadow, shadow_opacity, roi, preset (README, "Product photos"). ----
+    canvas: Type.Optional(
+      Type.Union(
+        [
+          Type.Object(
+            {
+              width: Type.Integer({ minimum: 1, maximum: 10_000, description: 'Pixels.' }),
+              height: Type.Integer({ minimum: 1, maximum: 10_000, description: 'Pixels.' }),
+            },
+            { additionalProperties: false, description: 'A fixed size (in a form: "2000x2000", or this object as JSON).' },
+          ),
+          Type.Literal('square', { description: 'A square whose side is the larger side of the result without a canvas (after crop, margin and max_dimension).' }),
+        ],
+        {
+          description:
+            'The result is exactly this size, with the subject placed on it by fill and position; crop no longer decides the size. ' +
+            'At most MAX_CANVAS_PIXELS pixels (16 megapixels by default).',
+        },
+      ),
+    ),
+    fill: Type.Optional(
+      Type.String({
+        pattern: '^(100(\\.0{1,2})?|[1-9][0-9]?(\\.[0-9]{1,2})?)%$',
+        description:
+          'With a canvas: the subject\'s box is scaled (up as well as down) to fit this share of the canvas\'s width and height, whichever binds, ' +
+          '"1%" to "100%". Default "90%". X-Subject-Scale says how much it was scaled.',
+      }),
+    ),
+    position: Type.Optional(
+      Type.Union(
+        POSITIONS.map((position) => Type.Literal(position)),
+        {
+          description:
+            'With a canvas: "center" (the default); "bottom", centred across and resting on the bottom with the same gap below as on the binding sides; ' +
+            '"original", with the gaps on either side in the same proportion as in the input.',
+        },
+      ),
+    ),
+    shadow: Type.Union(
+      SHADOW_KINDS.map((kind) => Type.Literal(kind)),
+      {
+        default: 'none',
+        description:
+          'A shadow made from the subject\'s own alpha, under it: "contact", a soft flattened shadow at its base; "drop", its silhouette moved down and blurred. ' +
+          'Translucent black on a transparent result. Without a canvas it is clipped to the result: a margin gives it room.',
+      },
+    ),
+    shadow_opacity: Type.Integer({ minimum: 0, maximum: 100, default: 40, description: "The shadow's opacity at its darkest, in percent." }),
+    roi: Type.Optional(
+      Type.String({
+        pattern: ROI_PATTERN,
+        maxLength: 100,
+        description:
+          'Region of interest, "x1 y1 x2 y2" (left, top, right, bottom), each in pixels or a percentage of the input, e.g. "10% 0% 90% 100%": ' +
+          'only what lies inside can be the subject; everything outside is background. It must lie within the image.',
+      }),
+    ),
+    preset: Type.Optional(
+      Type.Union(
+        Object.keys(PRESETS).map((name) => Type.Literal(name)),
+        {
+          description:
+            'A named set of options: "marketplace" is canvas 2000x2000, fill "85%", position "center", background "#ffffff", format "jpeg", quality 90, shadow "none". ' +
+            'Fields sent alongside a preset override its values.',
+        },
+      ),
+    ),
+    // ---- End of product photos. ----
   },
   { additionalProperties: false },
 );
@@ -111,6 +204,12 @@ const RESULT_HEADERS = {
   'x-foreground-height': headerSchema('The crop box in input pixels (height).'),
   'x-output-width': headerSchema("The result's width: the crop box's (or the input's, uncropped), scaled down to max_dimension."),
   'x-output-height': headerSchema("The result's height."),
+  'x-subject-left': headerSchema("The subject's box in the result's own pixels (left), so results can be laid out without decoding them."),
+  'x-subject-top': headerSchema("The subject's box in the result's pixels (top)."),
+  'x-subject-width': headerSchema("The subject's box in the result's pixels (width)."),
+  'x-subject-height': headerSchema("The subject's box in the result's pixels (height)."),
+  'x-subject-scale': Type.Number({ description: 'Result pixels per input pixel for the subject. Above 1 it was enlarged (a canvas and fill ask for more pixels than the input has).' }),
+  'x-subject-upscaled': Type.Union([Type.Literal('true'), Type.Literal('false')], { description: '"true" when the subject was enlarged (X-Subject-Scale above 1).' }),
   'server-timing': Type.String({ description: 'Milliseconds per stage: fetch (download or upload), decode, infer, mask, refine (when the edge filter ran), colour (the colours of the soft edge, for rgba results), encode, total.' }),
   ...REQUEST_ID_HEADER,
 };
@@ -134,7 +233,19 @@ const ERRORS: readonly ErrorCode[] = [
 
 /** Form fields as the option schema's values: converted, defaulted and checked against the same schema as JSON bodies. */
 export function formOptions(fields: Record<string, unknown>): UploadFields {
-  const raw = { ...fields };
+  const raw: Record<string, unknown> = applyPreset({ ...fields });
+  // A canvas comes as "square", "2000x2000", or the object as JSON.
+  if (typeof raw.canvas === 'string') {
+    const size = /^\s*([0-9]+)\s*x\s*([0-9]+)\s*$/i.exec(raw.canvas);
+    if (size) raw.canvas = { width: Number(size[1]), height: Number(size[2]) };
+    else if (raw.canvas.trimStart().startsWith('{')) {
+      try {
+        raw.canvas = JSON.parse(raw.canvas) as unknown;
+      } catch {
+        throw new ServiceError('invalid_request', 'the field canvas is neither "square", a size such as "2000x2000" nor valid JSON');
+      }
+    }
+  }
   // A background image comes as JSON in a text field: background={"image_url":"..."}.
   if (typeof raw.background === 'string' && raw.background.trimStart().startsWith('{')) {
     try {
@@ -160,18 +271,49 @@ export function formOptions(fields: Record<string, unknown>): UploadFields {
 /** A background as asked for: a background image is still a URL here. */
 type RequestedBackground = Exclude<Background, { kind: 'image' }> | { kind: 'url'; url: string };
 
-/** The request's options as the pipeline's. */
-function pipelineOptions(
+export interface OptionLimits {
+  /** MASK_THRESHOLD: the threshold when the request sets none. */
+  defaultThreshold: number;
+  /** MAX_CANVAS_PIXELS. */
+  maxCanvasPixels: number;
+}
+
+/**
+ * The request's options as the pipeline's, with the checks across fields that the schema cannot
+ * make (the same for JSON bodies and forms).
+ */
+export function pipelineOptions(
   body: UploadFields,
-  defaultThreshold: number,
+  limits: OptionLimits,
 ): { removal: RemovalOptions; output: Omit<OutputOptions, 'background'>; background: RequestedBackground } {
-  const { format, quality, background, max_dimension: maxDimension, threshold, margin, ...removal } = body;
+  const {
+    format, quality, background, max_dimension: maxDimension, threshold, margin,
+    canvas, fill, position, shadow, shadow_opacity: shadowOpacity, roi, preset: _preset, ...removal
+  } = body;
   if (removal.channels === 'alpha' && background !== 'transparent') {
     throw new ServiceError('invalid_request', 'channels "alpha" answers the mask alone, which has no background: leave background out');
   }
+  if (removal.channels === 'alpha' && shadow !== 'none') {
+    throw new ServiceError('invalid_request', `channels "alpha" answers the mask alone, which has no shadow: leave shadow out (it is "${shadow}")`);
+  }
+  if (canvas === undefined && (fill !== undefined || position !== undefined)) {
+    throw new ServiceError('invalid_request', `${fill !== undefined ? 'fill' : 'position'} places the subject on a canvas: add canvas ("square" or {"width": ..., "height": ...})`);
+  }
+  if (typeof canvas === 'object') {
+    if (maxDimension !== undefined) {
+      throw new ServiceError('invalid_request', 'canvas sets the result\'s size, so max_dimension has nothing to do: leave one of them out (max_dimension works with canvas "square")');
+    }
+    checkCanvasSize(canvas, limits.maxCanvasPixels);
+  }
   return {
-    removal: { ...removal, margin: parseMargin(margin), threshold: threshold ?? defaultThreshold },
-    output: { format, quality, maxDimension },
+    removal: { ...removal, margin: parseMargin(margin), threshold: threshold ?? limits.defaultThreshold, ...(roi === undefined ? {} : { roi: parseRoi(roi) }) },
+    output: {
+      format,
+      quality,
+      maxDimension,
+      ...(canvas === undefined ? {} : { placement: { canvas, fill: fill === undefined ? DEFAULT_FILL : Number.parseFloat(fill) / 100, position: position ?? 'center' } }),
+      ...(shadow === 'none' ? {} : { shadow: { kind: shadow, opacity: shadowOpacity } }),
+    },
     background:
       typeof background === 'object'
         ? { kind: 'url', url: background.image_url }
@@ -232,6 +374,12 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
       config: { form: UploadForm },
+      // A preset's values go under the body's own fields before the schema fills in defaults.
+      preValidation: async (request) => {
+        if (typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body)) {
+          request.body = applyPreset(request.body as Record<string, unknown>);
+        }
+      },
     },
     async (request, reply) => {
       const timer = new StageTimer();
@@ -258,7 +406,7 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
           source = imageUrl;
           body = options;
         }
-        const { removal, output, background } = pipelineOptions(body, app.config.MASK_THRESHOLD);
+        const { removal, output, background } = pipelineOptions(body, { defaultThreshold: app.config.MASK_THRESHOLD, maxCanvasPixels: app.config.MAX_CANVAS_PIXELS });
         await app.model.warmed;
         const images = await timer.time('fetch', () => fetchImages(app, source, background, signal));
         const result = await cutOut(app, ticket, images.bytes, removal, { ...output, background: images.background }, timer, signal);
@@ -274,6 +422,12 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
             'x-foreground-height': box.height,
             'x-output-width': result.outputWidth,
             'x-output-height': result.outputHeight,
+            'x-subject-left': result.subject.left,
+            'x-subject-top': result.subject.top,
+            'x-subject-width': result.subject.width,
+            'x-subject-height': result.subject.height,
+            'x-subject-scale': Number(result.scale.toFixed(4)),
+            'x-subject-upscaled': result.scale > 1 ? 'true' : 'false',
             'server-timing': timer.serverTiming(),
           })
           .send(result.image);

@@ -247,3 +247,41 @@ t.test('asks for the API key once, keeps it for the session, and waits out a bus
   await waitForResults(t, page, 1);
   t.notOk(await page.isVisible('#key-dialog[open]'), 'without asking again');
 });
+
+t.test('the Marketplace preset makes a 2000 x 2000 JPEG on pure white, the product filling 85 %', { skip }, async (t) => {
+  const app = await buildTestApp(t);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const context = await openBrowser(t);
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('#batch-options .options');
+  await page.click('#batch-options .marketplace');
+  t.equal(await page.inputValue('#batch-options select[name=canvas]'), '2000', 'the controls show the preset: the canvas');
+  t.equal(await page.inputValue('#batch-options input[name=fill]'), '85', 'the fill');
+  t.equal(await page.inputValue('#batch-options select[name=format]'), 'jpeg', 'the format');
+  t.equal(await page.inputValue('#batch-options input[type=color]'), '#ffffff', 'white');
+  await page.selectOption('#batch-options select[name=shadow]', 'contact');
+
+  // A product standing on a grey floor, taller than wide: its height binds.
+  const product = await sceneImage(600, 400, [{ kind: 'rect', x: 220, y: 60, w: 140, h: 280, fill: '#7a2c18' }], 'jpeg', '#e0ddd6');
+  await dropFiles(page, [{ name: 'vase.jpg', type: 'image/jpeg', bytes: product }]);
+  await waitForResults(t, page, 1);
+  const saved = await download(page, '.card:nth-child(1) .download');
+  t.equal(saved.name, 'vase-cutout.jpg');
+  const { data, info } = await sharp(saved.bytes).raw().toBuffer({ resolveWithObject: true });
+  t.same([info.width, info.height, (await sharp(saved.bytes).metadata()).format], [2000, 2000, 'jpeg']);
+  // The subject's rows: where the middle column is not white.
+  const column = Array.from({ length: 2000 }, (_, y) => data.subarray((y * 2000 + 1000) * 3, (y * 2000 + 1000) * 3 + 3));
+  const rows = column.map((pixel, y) => (pixel[0]! < 200 && pixel[2]! < 120 ? y : -1)).filter((y) => y >= 0);
+  const tall = rows.at(-1)! - rows[0]! + 1;
+  t.ok(Math.abs(tall - 1700) <= 30, `the product is 85 % of the canvas tall (${tall} px)`);
+  t.same([...data.subarray(0, 3)], [255, 255, 255], 'the corner is pure white');
+  t.ok(column[rows.at(-1)! + 5]![0]! < 250, 'with a contact shadow under the product');
+  await page.locator('.card:nth-child(1)').screenshot({ path: path.join(ARTIFACTS, 'page-marketplace.png') });
+  t.same(consoleErrors, [], 'no errors in the console');
+});

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { blankImage, decodeImageBytes, discImage, sceneImage } from '../helpers/images.js';
+import { fields, formBody } from '../helpers/form.js';
 import { startSourceServer } from '../helpers/source-server.js';
 
 // Two red discs on white: the model sees both, the left one is larger.
@@ -26,8 +27,9 @@ const box = (headers: Record<string, unknown>): [number, number, number, number]
   Number(headers['x-foreground-height']),
 ];
 
-// Many requests, each with an inference, on a shared machine.
-t.setTimeout(240_000);
+// Many requests, each with an inference, on a shared machine (the product-photo tests alone take
+// about 100 s there).
+t.setTimeout(720_000);
 
 t.test('POST /remove-background', async (t) => {
   const app = await buildTestApp(t);
@@ -553,5 +555,240 @@ t.test('output options', async (t) => {
       t.equal(response.statusCode, 400, JSON.stringify(body));
       t.equal(response.json().error.code, 'invalid_request');
     }
+  });
+});
+
+t.test('product photos: canvas, fill, position, shadow, roi, preset', async (t) => {
+  const app = await buildTestApp(t);
+  // A product: a dark blue box standing left of centre on a light floor, 600x400.
+  const product = await sceneImage(600, 400, [{ kind: 'rect', x: 150, y: 100, w: 160, h: 240, fill: '#203070' }], 'jpeg', '#f4f1ea');
+  const source = await startSourceServer(t, { '/product.jpg': product, '/two.png': await twoDiscs() });
+  const post = (body: Record<string, unknown>, path = '/product.jpg') =>
+    app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url(path), ...body } });
+  /** The X-Subject-* box: left, top, width, height. */
+  const subjectBox = (headers: Record<string, unknown>) =>
+    ['left', 'top', 'width', 'height'].map((side) => Number(headers[`x-subject-${side}`])) as [number, number, number, number];
+  const middle = ([left, , width]: number[]) => left! + Math.floor(width! / 2);
+  /** Pixels more than `gap` px from the box whose colour is not `colour` exactly. */
+  const offColour = (image: { data: Buffer; width: number; height: number; channels: number }, [left, top, width, height]: number[], colour: number[], gap = 8) => {
+    let count = 0;
+    for (let y = 0; y < image.height; y++) {
+      for (let x = 0; x < image.width; x++) {
+        if (x >= left! - gap && x < left! + width! + gap && y >= top! - gap && y < top! + height! + gap) continue;
+        const at = (y * image.width + x) * image.channels;
+        if (image.data[at] !== colour[0] || image.data[at + 1] !== colour[1] || image.data[at + 2] !== colour[2]) count++;
+      }
+    }
+    return count;
+  };
+
+  t.test('without a canvas the subject box in the result is the subject within the crop', async (t) => {
+    const response = await post({ margin: 20 });
+    t.equal(response.statusCode, 200);
+    const [left, top, width, height] = subjectBox(response.headers);
+    t.equal(left, 20, 'the margin lies left of the subject');
+    t.equal(top, 20);
+    t.equal(width + 40, Number(response.headers['x-output-width']), 'and right of it');
+    t.equal(height + 40, Number(response.headers['x-output-height']));
+    t.equal(response.headers['x-subject-scale'], '1');
+    t.equal(response.headers['x-subject-upscaled'], 'false');
+  });
+
+  t.test('preset "marketplace": 2000x2000 JPEG on pure white, the subject filling 85 % of the binding side', async (t) => {
+    const response = await post({ preset: 'marketplace' });
+    t.equal(response.statusCode, 200);
+    t.equal(response.headers['content-type'], 'image/jpeg');
+    const image = await decodeImageBytes(response.rawPayload);
+    t.same([image.width, image.height], [2000, 2000]);
+    t.same([response.headers['x-output-width'], response.headers['x-output-height']], ['2000', '2000']);
+    const [left, top, width, height] = subjectBox(response.headers);
+    t.equal(height, 1700, 'the subject is taller than wide: its height binds at 85 %');
+    t.ok(Math.abs(width - 1700 * (160 / 240)) <= 20, `width ${width} keeps the proportions`);
+    t.ok(Math.abs(left - (2000 - width) / 2) <= 1 && Math.abs(top - 150) <= 1, 'centred');
+    t.equal(response.headers['x-subject-upscaled'], 'true', 'a 240 px subject made 1700 px tall');
+    t.ok(Number(response.headers['x-subject-scale']) > 6);
+    t.same(box(response.headers).slice(2), [Number(response.headers['x-foreground-width']), Number(response.headers['x-foreground-height'])]);
+    t.ok(Math.abs(box(response.headers)[0] - 150) <= 4, 'X-Foreground-* stays the crop box in input pixels');
+    t.equal(offColour(image, [left, top, width, height], [255, 255, 255]), 0, 'every pixel more than 8 px from the subject is exactly white');
+    t.ok(near(pixelAt(image, 1000, 1000), [0x20, 0x30, 0x70], 12), 'the subject is in the middle');
+  });
+
+  t.test("a preset's values give way to the fields sent with it", async (t) => {
+    const response = await post({ preset: 'marketplace', format: 'png', canvas: { width: 300, height: 200 }, fill: '50%' });
+    t.equal(response.statusCode, 200);
+    t.equal(response.headers['content-type'], 'image/png');
+    const image = await decodeImageBytes(response.rawPayload);
+    t.same([image.width, image.height, image.channels], [300, 200, 3], 'still on the preset\'s white, so no alpha');
+    t.equal(subjectBox(response.headers)[3], 100);
+  });
+
+  t.test('pure colour: PNG and WebP keep an opaque background exact, on a canvas and without', async (t) => {
+    for (const body of [
+      { format: 'png', background: '#3366cc', canvas: { width: 500, height: 500 } },
+      { format: 'webp', background: '#3366cc', canvas: { width: 500, height: 500 } },
+      { format: 'webp', background: '#c81163', crop: false },
+      { format: 'jpeg', background: '#ffffff', crop: false },
+      { format: 'jpeg', background: '#ffffff', quality: 75, canvas: 'square', position: 'bottom' },
+    ]) {
+      const response = await post(body);
+      t.equal(response.statusCode, 200, JSON.stringify(body));
+      const image = await decodeImageBytes(response.rawPayload);
+      const colour = [1, 3, 5].map((at) => Number.parseInt(body.background.slice(at, at + 2), 16));
+      t.equal(offColour(image, subjectBox(response.headers), colour), 0, `${JSON.stringify(body)}: the background is exactly ${body.background}`);
+    }
+  });
+
+  t.test('fill scales down too, and the binding side decides', async (t) => {
+    // A wide canvas: the subject's height binds.
+    const response = await post({ canvas: { width: 800, height: 200 }, fill: '50%' });
+    const [left, top, width, height] = subjectBox(response.headers);
+    t.equal(height, 100);
+    t.ok(Math.abs(width - 67) <= 3);
+    t.same([left, top], [Math.round((800 - width) / 2), 50]);
+    t.equal(response.headers['x-subject-upscaled'], 'false');
+    t.ok(Number(response.headers['x-subject-scale']) < 1);
+  });
+
+  t.test('position "bottom" rests the subject on the bottom, as far from it as from the binding sides', async (t) => {
+    const tall = subjectBox((await post({ canvas: { width: 400, height: 400 }, fill: '80%', position: 'bottom' })).headers);
+    // Height binds (the subject is taller than wide): the gaps above and below were 40 each; now 80 above, 40 below.
+    t.equal(tall[3], 320);
+    t.equal(400 - tall[1] - tall[3], 40);
+    const wide = subjectBox((await post({ canvas: { width: 200, height: 600 }, fill: '80%', position: 'bottom' })).headers);
+    // Width binds: 20 px on either side, so 20 px below.
+    t.equal(wide[2], 160);
+    t.equal(200 - wide[0] - wide[2], 20);
+    t.equal(600 - wide[1] - wide[3], 20);
+  });
+
+  t.test('position "original" keeps the gaps in the same proportion as in the input', async (t) => {
+    const response = await post({ canvas: { width: 1000, height: 1000 }, fill: '50%', position: 'original', crop: false });
+    t.equal(response.statusCode, 200);
+    const [left, top, width, height] = subjectBox(response.headers);
+    const [inLeft, inTop, inWidth, inHeight] = box((await post({})).headers);
+    const share = (before: number, spare: number) => before / spare;
+    t.ok(Math.abs(share(left, 1000 - width) - share(inLeft, 600 - inWidth)) < 0.01, 'the same share of the room left of it');
+    t.ok(Math.abs(share(top, 1000 - height) - share(inTop, 400 - inHeight)) < 0.01, 'and above it');
+  });
+
+  t.test('canvas "square": the side is the larger side of the result it would otherwise be', async (t) => {
+    const plain = await post({ margin: 10 });
+    const side = Math.max(Number(plain.headers['x-output-width']), Number(plain.headers['x-output-height']));
+    const response = await post({ margin: 10, canvas: 'square' });
+    const image = await decodeImageBytes(response.rawPayload);
+    t.same([image.width, image.height], [side, side]);
+    t.equal(image.channels, 4, 'transparent');
+    t.equal(subjectBox(response.headers)[3], Math.round(side * 0.9), 'fill defaults to 90 %');
+    const uncropped = await post({ crop: false, canvas: 'square', max_dimension: 300 });
+    t.same([uncropped.headers['x-output-width'], uncropped.headers['x-output-height']], ['300', '300'], 'from the whole input, shrunk by max_dimension');
+  });
+
+  t.test('a drop shadow on a transparent result is translucent black under and below the subject', async (t) => {
+    const response = await post({ canvas: { width: 600, height: 600 }, shadow: 'drop', shadow_opacity: 60 });
+    t.equal(response.statusCode, 200);
+    const image = await decodeImageBytes(response.rawPayload);
+    const [left, top, width, height] = subjectBox(response.headers);
+    const below = pixelAt(image, middle([left, top, width]), top + height + 4);
+    t.same(below.slice(0, 3), [0, 0, 0], 'black');
+    t.ok(below[3]! > 40 && below[3]! < 255 * 0.6 + 1, `translucent (alpha ${below[3]})`);
+    t.equal(alphaAt(image, middle([left, top, width]), Math.max(0, top - 30)), 0, 'nothing far above the subject');
+    let darkest = 0;
+    for (let i = 3; i < image.data.length; i += 4) if (image.data[i - 1] === 0 && image.data[i - 2] === 0 && image.data[i - 3] === 0) darkest = Math.max(darkest, image.data[i]!);
+    // Its darkest point (60 %) may lie under the subject; what shows is no darker.
+    t.ok(darkest > 60 && darkest <= 154, `the darkest visible shadow pixel is within 60 % opacity (${darkest})`);
+    t.ok(near(pixelAt(image, middle([left, top, width]), top + Math.floor(height / 2)), [0x20, 0x30, 0x70, 255], 12), 'the subject covers its shadow');
+  });
+
+  t.test('a contact shadow darkens the floor at the base only, on any background, with or without a canvas', async (t) => {
+    for (const body of [{ canvas: { width: 600, height: 600 }, fill: '50%', background: '#ffffff' }, { margin: 40, background: '#ffffff' }, { margin: 40, format: 'jpeg' }]) {
+      const response = await post({ ...body, shadow: 'contact' });
+      t.equal(response.statusCode, 200);
+      const image = await decodeImageBytes(response.rawPayload);
+      const [left, top, width, height] = subjectBox(response.headers);
+      const x = middle([left, top, width]);
+      const base = pixelAt(image, x, top + height + 2);
+      t.ok(base[0]! < 235, `${JSON.stringify(body)}: darker just under the base (${base[0]})`);
+      t.ok(pixelAt(image, x, top - 5)[0]! >= 250, 'not above the subject');
+      t.ok(pixelAt(image, x, Math.min(image.height - 1, top + height + Math.ceil(height * 0.15)))[0]! >= 250, 'nor far below it');
+    }
+    const none = await decodeImageBytes((await post({ canvas: { width: 600, height: 600 }, background: '#ffffff', shadow: 'contact', shadow_opacity: 0 })).rawPayload);
+    t.equal(offColour(none, subjectBox((await post({ canvas: { width: 600, height: 600 } })).headers), [255, 255, 255], 1), 0, 'shadow_opacity 0 leaves no shadow');
+  });
+
+  t.test('roi: only what lies inside can be the subject; outside, the alpha is zero at full resolution', async (t) => {
+    // Two discs: the larger on the left (x 50-230), the smaller on the right (x 310-430).
+    const response = await post({ roi: '260 0 480 360', crop: false, subject: 'all' }, '/two.png');
+    t.equal(response.statusCode, 200);
+    const image = await decodeImageBytes(response.rawPayload);
+    t.ok(Math.abs(box(response.headers)[0] - 310) <= 8, `the small disc is the subject (left ${box(response.headers)[0]})`);
+    let outside = 0;
+    for (let y = 0; y < 360; y++) for (let x = 0; x < 260; x++) outside += alphaAt(image, x, y);
+    t.equal(outside, 0, 'nothing left of the roi keeps any alpha');
+    const cut = await decodeImageBytes((await post({ roi: '50% 0% 80% 100%', crop: false }, '/two.png')).rawPayload);
+    let beyond = 0;
+    for (let y = 0; y < 360; y++) for (let x = 384; x < 480; x++) beyond += alphaAt(cut, x, y);
+    t.equal(beyond, 0, 'a roi through the subject cuts it at its edge (80 % of 480 = 384)');
+    t.ok(alphaAt(cut, 370, 180) > 250, 'and keeps what lies inside');
+  });
+
+  t.test('a roi with no subject in it is 422 no_foreground', async (t) => {
+    const response = await post({ roi: '0 0 40 40' }, '/two.png');
+    t.equal(response.statusCode, 422);
+    t.equal(response.json().error.code, 'no_foreground');
+    t.match(response.json().error.message, /roi/);
+  });
+
+  t.test('contradictions and impossible requests are 400 invalid_request naming the fields', async (t) => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ channels: 'alpha', shadow: 'drop' }, /channels.*shadow/],
+      [{ roi: '100 0 100 400' }, /roi has no area.*x2/],
+      [{ roi: '0 50% 100% 10%' }, /roi has no area.*y2/],
+      [{ roi: '0 0 700 400' }, /roi's x2 \(700 px\) lies outside the image, which is 600x400/],
+      [{ roi: '0 0 50% 401' }, /roi's y2/],
+      [{ roi: '10 20 30' }, /roi/],
+      [{ fill: '50%' }, /fill.*canvas/],
+      [{ position: 'bottom' }, /position.*canvas/],
+      [{ canvas: { width: 2000, height: 2000 }, max_dimension: 500 }, /canvas.*max_dimension/],
+      [{ canvas: { width: 5000, height: 5000 } }, /canvas.*25\.0 megapixels.*16\.0 megapixels \(MAX_CANVAS_PIXELS\)/],
+      [{ canvas: { width: 0, height: 10 } }, /canvas/],
+      [{ canvas: { width: 10_001, height: 10 } }, /canvas/],
+      [{ canvas: 'round' }, /canvas/],
+      [{ canvas: 'square', fill: '0%' }, /fill/],
+      [{ canvas: 'square', fill: '101%' }, /fill/],
+      [{ shadow: 'soft' }, /shadow/],
+      [{ shadow_opacity: 101 }, /shadow_opacity/],
+      [{ preset: 'catalogue' }, /preset/],
+    ];
+    for (const [body, message] of cases) {
+      const response = await post(body);
+      t.equal(response.statusCode, 400, JSON.stringify(body));
+      t.equal(response.json().error.code, 'invalid_request');
+      t.match(response.json().error.message, message, JSON.stringify(body));
+    }
+  });
+
+  t.test('a canvas "square" too large for MAX_CANVAS_PIXELS is refused once its size is known', async (t) => {
+    const small = await buildTestApp(t, { MAX_CANVAS_PIXELS: '10000' });
+    const response = await small.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url('/product.jpg'), canvas: 'square', crop: false } });
+    t.equal(response.statusCode, 400);
+    t.match(response.json().error.message, /canvas would make a 600x600 result .* "square".*MAX_CANVAS_PIXELS/);
+  });
+
+  t.test('forms take the same fields: a canvas as "WxH" or JSON, a preset, the checks across fields', async (t) => {
+    const upload = (options: Record<string, string>) => {
+      const form = formBody([{ name: 'image_file', filename: 'product.jpg', content: product }, ...fields(options)]);
+      return app.inject({ method: 'POST', url: '/remove-background', ...form });
+    };
+    const sized = await upload({ canvas: '300x200', fill: '50%', position: 'bottom', shadow: 'contact' });
+    t.equal(sized.statusCode, 200);
+    t.same([sized.headers['x-output-width'], sized.headers['x-output-height'], sized.headers['x-subject-height']], ['300', '200', '100']);
+    const json = await upload({ canvas: '{"width":320,"height":240}' });
+    t.equal(json.headers['x-output-width'], '320');
+    const preset = await upload({ preset: 'marketplace', quality: '80' });
+    t.equal(preset.headers['content-type'], 'image/jpeg');
+    t.equal(preset.headers['x-output-width'], '2000');
+    const contradiction = await upload({ channels: 'alpha', shadow: 'drop' });
+    t.equal(contradiction.statusCode, 400);
+    t.match(contradiction.json().error.message, /channels.*shadow/);
   });
 });

@@ -15,7 +15,11 @@ import {
   resultFileName,
   sameOptions,
   type BackgroundChoice,
+  type CanvasChoice,
   type CutoutOptions,
+  MARKETPLACE,
+  type Position,
+  type Shadow,
   type Format,
   type MarginUnit,
 } from './options.js';
@@ -102,6 +106,7 @@ function optionControls(options: CutoutOptions): HTMLElement {
   const suffix = `-${++controlsMade}`;
   for (const radio of root.querySelectorAll<HTMLInputElement>('input[type=radio]')) radio.name += suffix;
   writeOptions(root, options);
+  part<HTMLButtonElement>(root, '.marketplace').addEventListener('click', () => writeOptions(root, { ...readOptions(root), ...MARKETPLACE }));
   root.addEventListener('input', () => showRelevant(root));
   root.addEventListener('change', () => showRelevant(root));
   return root;
@@ -115,6 +120,10 @@ function control<T extends HTMLInputElement | HTMLSelectElement>(root: HTMLEleme
 function readOptions(root: HTMLElement): CutoutOptions {
   const checked = root.querySelector<HTMLInputElement>('input[type=radio]:checked');
   const margin = control<HTMLInputElement>(root, 'margin').valueAsNumber;
+  const number = (name: string, otherwise: number) => {
+    const value = control<HTMLInputElement>(root, name).valueAsNumber;
+    return Number.isNaN(value) ? otherwise : value;
+  };
   return {
     background: (checked?.value ?? 'transparent') as BackgroundChoice,
     colour: control<HTMLInputElement>(root, 'colour').value,
@@ -122,6 +131,12 @@ function readOptions(root: HTMLElement): CutoutOptions {
     margin: Number.isNaN(margin) ? 0 : margin,
     marginUnit: control<HTMLSelectElement>(root, 'margin-unit').value as MarginUnit,
     format: control<HTMLSelectElement>(root, 'format').value as Format,
+    canvas: control<HTMLSelectElement>(root, 'canvas').value as CanvasChoice,
+    canvasWidth: number('canvas-width', 0),
+    canvasHeight: number('canvas-height', 0),
+    fill: number('fill', 0),
+    position: control<HTMLSelectElement>(root, 'position').value as Position,
+    shadow: control<HTMLSelectElement>(root, 'shadow').value as Shadow,
   };
 }
 
@@ -132,6 +147,12 @@ function writeOptions(root: HTMLElement, options: CutoutOptions): void {
   control<HTMLInputElement>(root, 'margin').value = String(options.margin);
   control<HTMLSelectElement>(root, 'margin-unit').value = options.marginUnit;
   control<HTMLSelectElement>(root, 'format').value = options.format;
+  control<HTMLSelectElement>(root, 'canvas').value = options.canvas;
+  control<HTMLInputElement>(root, 'canvas-width').value = String(options.canvasWidth);
+  control<HTMLInputElement>(root, 'canvas-height').value = String(options.canvasHeight);
+  control<HTMLInputElement>(root, 'fill').value = String(options.fill);
+  control<HTMLSelectElement>(root, 'position').value = options.position;
+  control<HTMLSelectElement>(root, 'shadow').value = options.shadow;
   showRelevant(root);
 }
 
@@ -142,6 +163,10 @@ function showRelevant(root: HTMLElement): void {
   control<HTMLInputElement>(root, 'margin').disabled = !options.crop;
   control<HTMLSelectElement>(root, 'margin-unit').disabled = !options.crop;
   control<HTMLInputElement>(root, 'margin').max = String(MARGIN_MAX[options.marginUnit]);
+  control<HTMLInputElement>(root, 'canvas-width').disabled = options.canvas !== 'custom';
+  control<HTMLInputElement>(root, 'canvas-height').disabled = options.canvas !== 'custom';
+  control<HTMLInputElement>(root, 'fill').disabled = options.canvas === 'none';
+  control<HTMLSelectElement>(root, 'position').disabled = options.canvas === 'none';
   part<HTMLElement>(root, '.jpeg-hint').hidden = !(options.format === 'jpeg' && options.background === 'transparent');
 }
 
@@ -474,11 +499,14 @@ function showResult(card: Card, result: Result): void {
   card.result = result;
   setAspect(card, result.width, result.height);
   // The cutout sits where it was cut from: the crop box, or the whole image when not cropped (or
-  // when the headers that say where did not come through, say from a proxy that drops them).
+  // when the headers that say where did not come through, say from a proxy that drops them). A
+  // canvas is a picture of its own: it covers the frame, fitted whole.
   const { width, height, box } = result;
+  const canvas = result.options.canvas !== 'none';
   const known = [width, height, box.left, box.top, box.width, box.height].every(Number.isFinite) && width > 0 && height > 0;
-  const place = result.options.crop && known ? box : { left: 0, top: 0, width: 1, height: 1 };
-  const [across, down] = result.options.crop && known ? [width, height] : [1, 1];
+  const place = result.options.crop && known && !canvas ? box : { left: 0, top: 0, width: 1, height: 1 };
+  const [across, down] = result.options.crop && known && !canvas ? [width, height] : [1, 1];
+  parts.cutout.style.setProperty('object-fit', canvas ? 'contain' : 'fill');
   const percent = (value: number, of: number): string => `${((value / of) * 100).toFixed(4)}%`;
   parts.cutout.style.setProperty('left', percent(place.left, across));
   parts.cutout.style.setProperty('top', percent(place.top, down));

@@ -6,6 +6,13 @@ export type Format = (typeof FORMATS)[number];
 export const BACKGROUNDS = ['transparent', 'colour', 'blur'] as const;
 export type BackgroundChoice = (typeof BACKGROUNDS)[number];
 export type MarginUnit = 'px' | '%';
+/** No canvas, a square, the marketplace's 2000 x 2000, or a size of one's own. */
+export const CANVASES = ['none', 'square', '2000', 'custom'] as const;
+export type CanvasChoice = (typeof CANVASES)[number];
+export const POSITIONS = ['center', 'bottom', 'original'] as const;
+export type Position = (typeof POSITIONS)[number];
+export const SHADOWS = ['none', 'contact', 'drop'] as const;
+export type Shadow = (typeof SHADOWS)[number];
 
 export interface CutoutOptions {
   background: BackgroundChoice;
@@ -16,6 +23,14 @@ export interface CutoutOptions {
   margin: number;
   marginUnit: MarginUnit;
   format: Format;
+  canvas: CanvasChoice;
+  /** The custom canvas's size, used when canvas is 'custom'. */
+  canvasWidth: number;
+  canvasHeight: number;
+  /** With a canvas: the share (1-100 %) of it the subject's box fills. */
+  fill: number;
+  position: Position;
+  shadow: Shadow;
 }
 
 export const DEFAULT_OPTIONS: Readonly<CutoutOptions> = Object.freeze({
@@ -25,7 +40,27 @@ export const DEFAULT_OPTIONS: Readonly<CutoutOptions> = Object.freeze({
   margin: 0,
   marginUnit: 'px',
   format: 'png',
+  canvas: 'none',
+  canvasWidth: 1200,
+  canvasHeight: 1200,
+  fill: 90,
+  position: 'center',
+  shadow: 'none',
 });
+
+/** The service's "marketplace" preset, as the page's controls show it: the options it changes. */
+export const MARKETPLACE: Readonly<Partial<CutoutOptions>> = Object.freeze({
+  canvas: '2000',
+  fill: 85,
+  position: 'center',
+  background: 'colour',
+  colour: '#ffffff',
+  format: 'jpeg',
+  shadow: 'none',
+});
+
+/** The largest canvas side the service takes. */
+export const CANVAS_MAX = 10_000;
 
 /** The service's limits on margin (see the README's option table). */
 export const MARGIN_MAX: Readonly<Record<MarginUnit, number>> = { px: 10_000, '%': 100 };
@@ -45,7 +80,44 @@ export function optionsProblem(options: CutoutOptions): string | null {
       return `The margin must be a whole number from 0 to ${max}${options.marginUnit === '%' ? ' %' : ' pixels'}.`;
     }
   }
+  if (!CANVASES.includes(options.canvas)) return `Unknown canvas "${options.canvas}".`;
+  if (!SHADOWS.includes(options.shadow)) return `Unknown shadow "${options.shadow}".`;
+  if (options.canvas === 'custom') {
+    const side = (value: number) => Number.isInteger(value) && value >= 1 && value <= CANVAS_MAX;
+    if (!side(options.canvasWidth) || !side(options.canvasHeight)) return `The canvas's width and height must be whole numbers from 1 to ${CANVAS_MAX} pixels.`;
+  }
+  if (options.canvas !== 'none') {
+    if (!POSITIONS.includes(options.position)) return `Unknown position "${options.position}".`;
+    if (!Number.isInteger(options.fill) || options.fill < 1 || options.fill > 100) return 'The fill must be a whole number from 1 to 100 %.';
+  }
   return null;
+}
+
+/** The canvas as the API takes it, or undefined for none. */
+function canvasValue(options: CutoutOptions): 'square' | { width: number; height: number } | undefined {
+  switch (options.canvas) {
+    case 'none':
+      return undefined;
+    case 'square':
+      return 'square';
+    case '2000':
+      return { width: 2000, height: 2000 };
+    case 'custom':
+      return { width: options.canvasWidth, height: options.canvasHeight };
+  }
+}
+
+/** The product-photo fields (canvas, fill, position, shadow), in `text` form for a form's fields. */
+function placementFields(options: CutoutOptions, text: boolean): Record<string, string | { width: number; height: number }> {
+  const fields: Record<string, string | { width: number; height: number }> = { shadow: options.shadow };
+  const canvas = canvasValue(options);
+  if (canvas === undefined) return fields;
+  return {
+    canvas: typeof canvas === 'string' || !text ? canvas : `${canvas.width}x${canvas.height}`,
+    fill: `${options.fill}%`,
+    position: options.position,
+    ...fields,
+  };
 }
 
 /** The options as the API's fields (strings, as form fields carry them). Defaults are sent too, so a result never depends on the service's defaults changing. */
@@ -56,19 +128,19 @@ export function requestFields(options: CutoutOptions): Record<string, string> {
     background: options.background === 'colour' ? options.colour.toLowerCase() : options.background,
   };
   if (options.crop) fields.margin = options.marginUnit === '%' ? `${options.margin}%` : String(options.margin);
-  return fields;
+  return { ...fields, ...(placementFields(options, true) as Record<string, string>) };
 }
 
 /** The JSON body for an image given by URL. */
-export function requestJson(imageUrl: string, options: CutoutOptions): Record<string, string | number | boolean> {
-  const body: Record<string, string | number | boolean> = {
+export function requestJson(imageUrl: string, options: CutoutOptions): Record<string, unknown> {
+  const body: Record<string, unknown> = {
     image_url: imageUrl,
     format: options.format,
     crop: options.crop,
     background: options.background === 'colour' ? options.colour.toLowerCase() : options.background,
   };
   if (options.crop) body.margin = options.marginUnit === '%' ? `${options.margin}%` : options.margin;
-  return body;
+  return { ...body, ...placementFields(options, false) };
 }
 
 export const sameOptions = (a: CutoutOptions, b: CutoutOptions): boolean =>
@@ -76,7 +148,11 @@ export const sameOptions = (a: CutoutOptions, b: CutoutOptions): boolean =>
   a.crop === b.crop &&
   a.background === b.background &&
   (a.background !== 'colour' || a.colour.toLowerCase() === b.colour.toLowerCase()) &&
-  (!a.crop || (a.margin === b.margin && a.marginUnit === b.marginUnit));
+  (!a.crop || (a.margin === b.margin && a.marginUnit === b.marginUnit)) &&
+  a.shadow === b.shadow &&
+  a.canvas === b.canvas &&
+  (a.canvas !== 'custom' || (a.canvasWidth === b.canvasWidth && a.canvasHeight === b.canvasHeight)) &&
+  (a.canvas === 'none' || (a.fill === b.fill && a.position === b.position));
 
 /** The name to save a result under: the source's name without its extension, "-cutout", the format's extension. */
 export function resultFileName(sourceName: string, format: Format): string {
