@@ -103,6 +103,12 @@ export class Progress {
     for (const entry of failures) this.stream.write(`  ${entry.input}: ${entry.error!.code}: ${entry.error!.message}\n`);
   }
 
+  /** A line of its own (above the bar on a terminal); none with --quiet. */
+  note(text: string): void {
+    this.above(text);
+    this.draw();
+  }
+
   private above(text: string): void {
     if (this.mode === 'quiet') return;
     if (this.barShown) this.stream.write(REDRAW);

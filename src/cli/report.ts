@@ -10,7 +10,7 @@ import type { Stage } from '../pipeline/timings.js';
 export const CLI_ERRORS = {
   read_failed: 'The input file cannot be read (gone, a folder, no permission); the message has the system\'s code.',
   write_failed: 'The result cannot be written (no permission, disk full, standard output closed); the message has the system\'s code.',
-  output_conflict: 'Another input of the same run has a result of the same name (photo.jpg and photo.png both make photo.png).',
+  output_conflict: 'The result would have the name of another input\'s result (photo.jpg and photo.png both make photo.png), or of another input of the same run; neither is written over.',
 } as const;
 export type CliErrorCode = keyof typeof CLI_ERRORS;
 

@@ -176,6 +176,8 @@ class Batch {
   private readonly jobs = new JobQueue();
   /** Results of this run, by path, and whose they are: two inputs never write one file. */
   private readonly claimed = new Map<string, string>();
+  /** Every input file of the run: no result is written over one. */
+  private readonly inputFiles = new Set<string>();
   /** Files being worked on, and the version of each file done, so a watch event for the same file is not a second job. */
   private readonly busy = new Set<string>();
   private readonly handled = new Map<string, string>();
@@ -217,8 +219,11 @@ class Batch {
     process.on('SIGTERM', onSignal);
     try {
       await this.plan();
-      if (this.line.watch && !this.stop.signal.aborted) await warmUp(this.segmenter); // the first file to arrive does not pay for it
-      else this.jobs.close();
+      if (this.line.watch && !this.stop.signal.aborted) {
+        await warmUp(this.segmenter); // the first file to arrive does not pay for it
+        const folders = this.inputs.flatMap((input) => (input.kind === 'folder' ? [input.path] : []));
+        this.progress.note(`watching ${folders.join(', ')} for new images; Ctrl+C stops`);
+      } else this.jobs.close();
       await this.work();
     } finally {
       process.off('SIGINT', onSignal);
@@ -268,7 +273,10 @@ class Batch {
   }
 
   private add(job: Job): void {
-    if (job.source.kind === 'file') this.busy.add(job.source.path);
+    if (job.source.kind === 'file') {
+      this.busy.add(job.source.path);
+      this.inputFiles.add(path.resolve(job.source.path));
+    }
     this.progress.planned(1);
     this.jobs.push(job);
   }
@@ -315,9 +323,12 @@ class Batch {
       if (owner !== undefined && owner !== input) {
         return { input, status: 'failed', output, error: { code: 'output_conflict', message: `its result ${output} is also the result of ${owner}` } };
       }
+      if (this.inputFiles.has(key)) {
+        return { input, status: 'failed', output, error: { code: 'output_conflict', message: `its result ${output} would replace an input of this run` } };
+      }
       this.claimed.set(key, input);
       if (!this.line.overwrite && existsSync(destination.path)) {
-        return { input, status: 'skipped', output, reason: 'its result exists (--overwrite replaces it)' };
+        return { input, status: 'skipped', output, reason: 'its result exists; --overwrite replaces it' };
       }
     }
     const timer = new StageTimer();
