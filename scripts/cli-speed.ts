@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadConfig, projectRoot, RUNTIME_ENV } from '../src/config.js';
+import { ServiceError } from '../src/errors.js';
 import { formOptions, pipelineOptions } from '../src/options.js';
 import { readHeader, removeBackground } from '../src/pipeline/index.js';
 import { Segmenter } from '../src/pipeline/segment.js';
@@ -40,9 +41,14 @@ async function loop(folder: string, out: string): Promise<number> {
     const bytes = await readFile(path.join(folder, file));
     const timer = new StageTimer();
     const maxPixels = config.MAX_INPUT_PIXELS;
-    const header = await readHeader(bytes, { maxPixels });
-    const result = await removeBackground(bytes, removal, { segmenter, maxPixels, pngCompressionLevel: config.PNG_COMPRESSION_LEVEL, timer, header }, { ...output, background });
-    await writeFile(path.join(out, `${path.parse(file).name}.png`), result.image);
+    try {
+      const header = await readHeader(bytes, { maxPixels });
+      const result = await removeBackground(bytes, removal, { segmenter, maxPixels, pngCompressionLevel: config.PNG_COMPRESSION_LEVEL, timer, header }, { ...output, background });
+      await writeFile(path.join(out, `${path.parse(file).name}.png`), result.image);
+    } catch (error) {
+      // A photo without a subject is a refusal, as it is for the service and the command: it counts.
+      if (!(error instanceof ServiceError)) throw error;
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   await segmenter.release();
@@ -105,10 +111,11 @@ async function main(): Promise<void> {
       for (const j of jobs) {
         const report = path.join(work, `report-${j}-${round}.json`);
         const ran = await runChild([CLI, folder, '-o', path.join(work, `out-${j}-${round}`), '--quiet', '--jobs', String(j), '--json', report]);
-        if (ran.code !== 0) throw new Error(`bg-remove --jobs ${j} exited with ${ran.code}`);
-        const { summary } = JSON.parse(readFileSync(report, 'utf8')) as { summary: { done: number; seconds: number } };
-        (figures[`bg-remove --jobs ${j}`] ??= []).push(summary.done / summary.seconds);
-        (whole[`bg-remove --jobs ${j}`] ??= []).push(summary.done / ran.seconds);
+        if (ran.code !== 0 && ran.code !== 1) throw new Error(`bg-remove --jobs ${j} exited with ${ran.code}`);
+        const { summary } = JSON.parse(readFileSync(report, 'utf8')) as { summary: { done: number; failed: number; seconds: number } };
+        const images = summary.done + summary.failed; // refusals (no subject) count, as in the loop
+        (figures[`bg-remove --jobs ${j}`] ??= []).push(images / summary.seconds);
+        (whole[`bg-remove --jobs ${j}`] ??= []).push(images / ran.seconds);
       }
       console.error(`round ${round + 1}: ${Object.entries(figures).map(([name, list]) => `${name} ${list.at(-1)!.toFixed(2)}`).join(', ')} images/s`);
     }

@@ -62,6 +62,13 @@ export class Progress {
     this.draw();
   }
 
+  /** An input that will not be worked on after all (stopped while waiting for its turn). */
+  abandoned(input: string): void {
+    this.running.delete(input);
+    this.total--;
+    this.draw();
+  }
+
   finished(entry: ReportEntry): void {
     this.running.delete(entry.input);
     this.counts[entry.status]++;
@@ -70,11 +77,12 @@ export class Progress {
     this.draw();
   }
 
-  /** Images worked on (done or failed) per second since the first started. */
-  rate(): number {
+  /** Images worked on (done or failed) per second since the first started; undefined for the first second, which says too little. */
+  rate(): number | undefined {
     const worked = this.counts.done + this.counts.failed;
-    if (this.firstStart === undefined || worked === 0) return 0;
-    return worked / Math.max(1e-3, (this.now() - this.firstStart) / 1000);
+    if (this.firstStart === undefined || worked === 0) return undefined;
+    const seconds = (this.now() - this.firstStart) / 1000;
+    return seconds < 1 ? undefined : worked / seconds;
   }
 
   /** The bar's line: fits `columns`. */
@@ -83,9 +91,9 @@ export class Progress {
     const share = this.total === 0 ? 0 : Math.min(1, finished / this.total);
     const filled = Math.round(share * BAR_WIDTH);
     const rate = this.rate();
-    const left = rate > 0 ? `${formatDuration((this.total - finished) / rate)} left` : '--:-- left';
+    const left = rate ? `${formatDuration((this.total - finished) / rate)} left` : '--:-- left';
     const current = this.running.values().next().value ?? '';
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${finished}/${this.total}  ${rate.toFixed(1)} img/s  ${left}  ${current}`;
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${finished}/${this.total}  ${rate === undefined ? '--' : rate.toFixed(1)} img/s  ${left}  ${current}`;
     return line.length < columns ? line : `${line.slice(0, Math.max(0, columns - 2))}…`;
   }
 
@@ -118,7 +126,7 @@ export class Progress {
 
   private draw(): void {
     if (this.mode !== 'bar' || this.total === 0) return;
-    this.stream.write(REDRAW + this.barLine(this.stream.columns ?? 80));
+    this.stream.write(REDRAW + this.barLine(this.stream.columns || 80));
     this.barShown = true;
   }
 }

@@ -1,5 +1,5 @@
 // One entry per input, for the summary and the --json report: what became of it and why.
-import { errorCatalog, ServiceError, type ErrorCode } from '../errors.js';
+import { ServiceError, type ErrorCode } from '../errors.js';
 import type { RemovalResult } from '../pipeline/index.js';
 import type { Stage } from '../pipeline/timings.js';
 
@@ -61,4 +61,3 @@ export interface Report {
   entries: ReportEntry[];
 }
 
-export const isKnownCode = (code: string): boolean => Object.hasOwn(errorCatalog, code) || Object.hasOwn(CLI_ERRORS, code);

@@ -252,6 +252,7 @@ class Batch {
     const exclude = this.target.kind === 'folder' ? this.target.path : undefined;
     for (const input of this.inputs) {
       if (input.kind !== 'folder') {
+        this.progress.planned(1);
         this.add({ input: input.kind === 'file' ? input.path : input.kind === 'url' ? input.url : '-', source: input });
         continue;
       }
@@ -261,12 +262,14 @@ class Batch {
         this.watchers.push(
           watchFolder(folder, this.line.recursive, exclude, (file, version) => {
             if (this.busy.has(file.path) || this.handled.get(file.path) === version) return;
+            this.progress.planned(1);
             if (!hasImageExtension(file.path)) this.skip(file.path, 'not an image, by its extension');
             else this.add({ input: file.path, source: { kind: 'file', path: file.path }, relative: file.relative, version });
           }),
         );
       }
       const { images, others } = await scanFolder(folder, this.line.recursive, exclude);
+      this.progress.planned(images.length + others.length);
       for (const other of others) this.skip(other.path, 'not an image, by its extension');
       for (const image of images) this.add({ input: image.path, source: { kind: 'file', path: image.path }, relative: image.relative });
     }
@@ -277,12 +280,10 @@ class Batch {
       this.busy.add(job.source.path);
       this.inputFiles.add(path.resolve(job.source.path));
     }
-    this.progress.planned(1);
     this.jobs.push(job);
   }
 
   private skip(input: string, reason: string): void {
-    this.progress.planned(1);
     this.record(this.seq++, { input, status: 'skipped', reason });
   }
 
@@ -333,6 +334,7 @@ class Batch {
     }
     const timer = new StageTimer();
     const ticket = this.queue.admit();
+    this.progress.started(input);
     let started = false;
     try {
       const bytes = await timer.time('fetch', () => this.read(source, job));
@@ -342,7 +344,6 @@ class Batch {
       const result = await ticket.run(
         () => {
           started = true;
-          this.progress.started(input);
           return removeBackground(bytes, this.options.removal, context, { ...this.options.output, background: this.options.background });
         },
         this.stop.signal,
@@ -352,7 +353,10 @@ class Batch {
       const { image, ...facts } = result;
       return { input, status: 'done', output, ...facts, bytes: image.length, stages: timer.summary() };
     } catch (error) {
-      if (!started && this.stop.signal.aborted) return undefined;
+      if (!started && this.stop.signal.aborted) {
+        this.progress.abandoned(input);
+        return undefined;
+      }
       return { input, status: 'failed', output, error: errorOf(error), stages: timer.summary() };
     } finally {
       ticket.release();

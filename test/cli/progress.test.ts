@@ -43,6 +43,7 @@ t.test('the bar: done and total, images per second, time left, the current file;
   progress.started('photos/a.jpg');
   tick(500);
   progress.finished(done('photos/a.jpg'));
+  t.match(progress.barLine(200), / -- img\/s {2}--:-- left /, 'no rate from the first half second');
   progress.started('photos/b.jpg');
   tick(500);
   progress.finished(done('photos/b.jpg'));
