@@ -1,4 +1,4 @@
-// npm run fuzz -- --cases N --seed S [--http N] [--max-pixels P]: a bounded, seeded mutation fuzzer
+// npm run fuzz -- --cases N --seed S [--http N] [--max-pixels P] [--fixtures DIR] [--json] [--trace]: a bounded, seeded mutation fuzzer
 // over the image decoders and the pipeline, and over HTTP with the real model.
 //
 // Seeds: every valid file of the hostile-input corpus (scripts/generate-corpus.ts: each accepted
@@ -260,6 +260,8 @@ export interface FuzzReport {
   /** Cases per kind of mutation (a case with several counts for each). */
   mutations: Record<string, number>;
   findings: Finding[];
+  /** The slowest cases (ms), slowest first: how close any came to the deadline. */
+  slowest: { ms: number; via: 'pipeline' | 'http'; seed: string; steps: string[]; code: string }[];
   /** Resident memory (MB) sampled across each part of the run, in order (the HTTP part has the model loaded). */
   rssMb: { pipeline: number[]; http: number[] };
   ms: number;
@@ -274,6 +276,8 @@ export interface FuzzOptions {
   /** Where minimised failing inputs go (none: not written). */
   fixtures?: string;
   log?: (line: string) => void;
+  /** Writes every case to stderr before it runs: after a crash, or a native library's message, the last line names the case. */
+  trace?: boolean;
 }
 
 const bump = (counts: Record<string, number>, key: string) => (counts[key] = (counts[key] ?? 0) + 1);
@@ -281,16 +285,20 @@ const stepKind = (step: string) => step.replace(/@\d+$/, '').replace(/^(flip|ins
 
 export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   const started = performance.now();
-  const limits = { maxPixels: options.maxPixels ?? 4_000_000, deadlineMs: options.deadlineMs ?? 20_000 };
+  // Generous: a case that takes this long has hung (a loaded test machine must not make it a finding).
+  const limits = { maxPixels: options.maxPixels ?? 4_000_000, deadlineMs: options.deadlineMs ?? 60_000 };
   const log = options.log ?? (() => {});
   const seeds = await buildSeeds();
   const random = seededRandom(options.seed);
-  const report: FuzzReport = { seed: options.seed, cases: 0, httpCases: 0, outcomes: { pipeline: {}, http: {} }, formats: {}, mutations: {}, findings: [], rssMb: { pipeline: [], http: [] }, ms: 0 };
+  const report: FuzzReport = { seed: options.seed, cases: 0, httpCases: 0, outcomes: { pipeline: {}, http: {} }, formats: {}, mutations: {}, findings: [], slowest: [], rssMb: { pipeline: [], http: [] }, ms: 0 };
   const others = seeds.map((seed) => seed.bytes);
   const sample = (part: 'pipeline' | 'http') => report.rssMb[part].push(Math.round(process.memoryUsage.rss() / 1e5) / 10);
 
-  const record = async (via: 'pipeline' | 'http', index: number, seed: Seed, steps: string[], bytes: Buffer, outcome: Outcome, again: (b: Buffer) => Promise<Outcome>) => {
-    bump(report.outcomes[via], outcome.ok ? (outcome.code ?? 'ok') : 'FINDING');
+  const record = async (via: 'pipeline' | 'http', index: number, seed: Seed, steps: string[], bytes: Buffer, outcome: Outcome, ms: number, again: (b: Buffer) => Promise<Outcome>) => {
+    const code = outcome.ok ? (outcome.code ?? 'ok') : 'FINDING';
+    bump(report.outcomes[via], code);
+    report.slowest.push({ ms: Math.round(ms), via, seed: seed.name, steps, code });
+    report.slowest.sort((a, b) => b.ms - a.ms).splice(10);
     if (outcome.ok) return;
     const finding: Finding = { case: index, via, seed: seed.name, steps, finding: outcome.finding };
     log(`case ${index} (${via}, ${seed.name}, ${steps.join('+')}): ${outcome.finding}`);
@@ -320,12 +328,17 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   for (let i = 0; i < options.cases; i++) {
     const { seed, bytes, steps } = nextCase();
     const whole = i % 4 === 0;
+    if (options.trace) process.stderr.write(`case ${i} pipeline${whole ? ' whole' : ''} ${seed.name} ${steps.join('+')}\n`);
     const caseRandom = seededRandom(options.seed * 7919 + i);
+    const caseStarted = performance.now();
     const outcome = await runPipelineCase(bytes, limits, whole, caseRandom);
-    await record('pipeline', i, seed, steps, bytes, outcome, (candidate) => runPipelineCase(candidate, limits, whole, seededRandom(options.seed * 7919 + i)));
+    await record('pipeline', i, seed, steps, bytes, outcome, performance.now() - caseStarted, (candidate) => runPipelineCase(candidate, limits, whole, seededRandom(options.seed * 7919 + i)));
     report.cases++;
     if (i % 100 === 99) sample('pipeline');
-    if (i % 1000 === 999) log(`${i + 1} pipeline cases, ${report.findings.length} findings, rss ${report.rssMb.pipeline.at(-1)} MB`);
+    if (i % 1000 === 999) {
+      const { heapUsed, external } = process.memoryUsage();
+      log(`${i + 1} pipeline cases, ${report.findings.length} findings, rss ${report.rssMb.pipeline.at(-1)} MB (JS heap ${Math.round(heapUsed / 1e6)} MB, external ${Math.round(external / 1e6)} MB)`);
+    }
   }
 
   if (options.httpCases > 0) {
@@ -335,8 +348,10 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
       for (let i = 0; i < options.httpCases; i++) {
         const { seed, bytes, steps } = nextCase();
         const caseRandom = seededRandom(options.seed * 104729 + i);
+        if (options.trace) process.stderr.write(`case ${i} http ${seed.name} ${steps.join('+')}\n`);
+        const caseStarted = performance.now();
         const outcome = await runHttpCase(target, bytes, limits.deadlineMs + 5000, caseRandom);
-        await record('http', i, seed, steps, bytes, outcome, (candidate) => runHttpCase(target, candidate, limits.deadlineMs + 5000, seededRandom(options.seed * 104729 + i)));
+        await record('http', i, seed, steps, bytes, outcome, performance.now() - caseStarted, (candidate) => runHttpCase(target, candidate, limits.deadlineMs + 5000, seededRandom(options.seed * 104729 + i)));
         report.httpCases++;
         if (i % 20 === 19) sample('http');
       }
@@ -365,16 +380,27 @@ function argument(name: string, fallback: number): number {
   return value;
 }
 
+function textArgument(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const cases = argument('cases', 10_000);
+  const json = process.argv.includes('--json'); // the report as one JSON line, for the test
   const report = await fuzz({
     cases,
     httpCases: argument('http', Math.ceil(cases / 20)),
     seed: argument('seed', 1),
     maxPixels: argument('max-pixels', 4_000_000),
-    fixtures: FIXTURES,
-    log: (line) => console.log(line),
+    fixtures: textArgument('fixtures') ?? FIXTURES,
+    trace: process.argv.includes('--trace'),
+    log: (line) => (json ? console.error(line) : console.log(line)),
   });
+  if (json) {
+    console.log(JSON.stringify(report));
+    process.exit(0);
+  }
   const { findings, ...summary } = report;
   console.log(JSON.stringify(summary, null, 2));
   if (findings.length > 0) {

@@ -136,7 +136,7 @@ function mutatePng(bytes: Buffer, random: Random): { bytes: Buffer; step: string
     const field = pick(random, [[0, 4, 'width'], [4, 4, 'height'], [8, 1, 'depth'], [9, 1, 'colour'], [12, 1, 'interlace']] as const);
     const at = chunk.at + 8 + field[0];
     put(copy, at, field[1], fieldValue(random, read(copy, at, field[1] === 4 ? 4 : 2) >>> (field[1] === 1 ? 8 : 0), field[1] === 4 ? 0xffffffff : 0xff));
-    if (random() < 0.8) copy.writeUInt32BE(crc32(copy.subarray(chunk.at + 4, chunk.at + 8 + 13)), chunk.at + 8 + 13);
+    if (random() < 0.8) put(copy, chunk.at + 8 + 13, 4, crc32(copy.subarray(chunk.at + 4, chunk.at + 8 + 13)));
     return { bytes: copy, step: `png-ihdr-${field[2]}` };
   }
   put(copy, chunk.at, 4, fieldValue(random, chunk.length, 0xffffffff));
