@@ -88,6 +88,14 @@ export const ConfigSchema = Type.Object({
     default: '',
     description: 'Comma-separated API keys (16 characters or more each). When set, requests need `Authorization: Bearer <key>` or `X-Api-Key: <key>`; /health, /ready, /openapi.json, /docs, the web page and stored results stay open. Empty leaves the API open.',
   }),
+  KEY_QUEUE_SHARE: Type.Number({
+    exclusiveMinimum: 0, maximum: 1, default: 0.5,
+    description: 'With two or more API keys, the fraction of the places (MAX_CONCURRENCY + QUEUE_LIMIT together, at least one) one key may hold at once; past it that key is answered 429 rate_limited while the other keys keep their places. Guards against one client\'s burst refusing every other client. 1 turns it off.',
+  }),
+  KEY_RATE_LIMIT: Type.Integer({
+    minimum: 0, maximum: 1_000_000, default: 0,
+    description: 'With API keys, the cutout requests one key may make in any 60 seconds (a sliding window), on this replica; past it, 429 rate_limited with Retry-After. Guards against one client taking the throughput others pay for. 0 turns it off.',
+  }),
   MAX_CONCURRENCY: Type.Integer({
     minimum: 1, maximum: 64, default: 1,
     description: "Requests whose CPU work (decode, inference, mask, encode) runs at once. Inferences take turns whatever this says (each uses every core), so a second slot only overlaps one request's decoding and encoding with another's inference: about 3 % more throughput on 2 cores, measured, for one more decoded image in memory.",

@@ -11,6 +11,7 @@ export const errorCatalog = {
   too_large: { status: 413, description: 'The source image, the uploaded file or the request body is larger than the byte limit.' },
   too_many_pixels: { status: 413, description: 'The image has more pixels than the pixel limit; refused from its header, before decoding.' },
   unsupported_media_type: { status: 415, description: 'The downloaded or uploaded bytes are not an image format the service reads (the message lists them), or the request body is neither JSON nor a form.' },
+  rate_limited: { status: 429, description: 'API keys are enabled and this key is over its limit: its share of the queue (KEY_QUEUE_SHARE) or its requests per minute (KEY_RATE_LIMIT); retry after the `Retry-After` seconds.' },
   image_decode_failed: { status: 422, description: 'The image is truncated or corrupt and cannot be decoded.' },
   no_foreground: { status: 422, description: 'The model found no subject in the image, or inside the requested roi.' },
   source_status: { status: 502, description: 'The image source answered with an error status (4xx or 5xx; the message carries it), or redirected without a valid Location.' },

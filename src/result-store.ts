@@ -30,6 +30,11 @@ export interface SweepReport {
 
 export class ResultStore {
   private bytes = 0;
+  /**
+   * Bytes saved since the running sweep listed the folder: its listing may not hold them, so they
+   * are added to its count rather than lost (a save counted twice only makes the next sweep early).
+   */
+  private savedDuringSweep = 0;
   private sweeping: Promise<SweepReport> | undefined;
   private readonly now: () => number;
 
@@ -56,6 +61,7 @@ export class ResultStore {
       throw error;
     }
     this.bytes += jpeg.length;
+    if (this.sweeping) this.savedDuringSweep += jpeg.length;
     if (this.bytes > this.options.maxBytes) void this.sweep().catch(() => {});
     return name;
   }
@@ -84,8 +90,17 @@ export class ResultStore {
    * at a time; a call during a sweep gets that sweep's report. A missing folder is an empty one.
    */
   sweep(): Promise<SweepReport> {
-    this.sweeping ??= this.runSweep().finally(() => (this.sweeping = undefined));
-    return this.sweeping;
+    if (this.sweeping) return this.sweeping;
+    this.savedDuringSweep = 0;
+    const sweeping = this.runSweep().finally(() => (this.sweeping = undefined));
+    this.sweeping = sweeping;
+    // Saves during the sweep may have taken the folder past its size again, and their own call to
+    // sweep() only joined this one: the next sweep starts once it is done. (Not after a failed
+    // sweep, which would only fail again at once.)
+    void sweeping.then(() => {
+      if (this.bytes > this.options.maxBytes) void this.sweep().catch(() => {});
+    }, () => {});
+    return sweeping;
   }
 
   private async runSweep(): Promise<SweepReport> {
@@ -93,7 +108,7 @@ export class ResultStore {
     try {
       names = await readdir(this.options.dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { deleted: 0, bytes: (this.bytes = 0) };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { deleted: 0, bytes: (this.bytes = this.savedDuringSweep) };
       throw error;
     }
     const oldest = this.now() - this.options.maxAgeMs;
@@ -116,7 +131,7 @@ export class ResultStore {
       if (await remove(entry.file)) deleted++;
       bytes -= entry.size;
     }
-    this.bytes = bytes;
+    this.bytes = bytes + this.savedDuringSweep;
     return { deleted, bytes };
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { ResultStore } from '../src/result-store.js';
@@ -78,4 +78,31 @@ t.test('a save that takes the folder past its size starts a sweep', async (t) =>
 t.test('a missing folder is an empty one', async (t) => {
   const store = new ResultStore({ dir: path.join(t.testdir({}), 'never-made'), maxAgeMs: HOUR, maxBytes: 1e6 });
   t.same(await store.sweep(), { deleted: 0, bytes: 0 });
+});
+
+t.test('saves made during a sweep are counted, and a save that takes the folder past its size then still sweeps', async (t) => {
+  const dir = t.testdir({});
+  const maxBytes = 10_000;
+  const store = new ResultStore({ dir, maxAgeMs: 100 * HOUR, maxBytes });
+  // Many small files written directly (another replica's), so the sweep has a lot to look at.
+  for (let i = 0; i < 300; i++) await writeFile(path.join(dir, `${i.toString(16).padStart(32, '0')}.jpg`), bytes(20));
+  const folderBytes = async () => {
+    let total = 0;
+    for (const name of await readdir(dir)) total += (await stat(path.join(dir, name)).catch(() => null))?.size ?? 0; // a sweep may delete it meanwhile
+    return total;
+  };
+
+  let sweepDone = false;
+  const sweeping = store.sweep().then(() => (sweepDone = true));
+  let savedDuring = 0;
+  // 4 x 1.5 kB on 6 kB: 12 kB, over the limit, each saved while the sweep (under the limit) runs.
+  const saves = Array.from({ length: 4 }, () => store.save(bytes(1500)).then(() => (sweepDone ? undefined : savedDuring++)));
+  await Promise.all([sweeping, ...saves]);
+  t.ok(savedDuring > 0, `${savedDuring} of the saves finished during the sweep (what this test is about)`);
+  // Those saves are counted: the next save past the limit sweeps. Without the fix the count was
+  // the sweep's listing (6 kB), so the folder stayed over its limit.
+  await store.save(bytes(1500));
+  const until = Date.now() + 5000;
+  while ((await folderBytes()) > maxBytes && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.ok((await folderBytes()) <= maxBytes, `the folder is back within its size (${await folderBytes()} bytes)`);
 });

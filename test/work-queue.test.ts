@@ -146,3 +146,73 @@ t.test('when a waiter at the head of the line leaves, those behind it that fit s
   a.finish();
   await running;
 });
+
+t.test('a client holds at most its share of the places; others keep theirs; no client means no share', async (t) => {
+  const queue = new WorkQueue(1, 9, { clientShare: 0.5 }); // 10 places, 5 per client
+  t.equal(queue.clientPlaces, 5);
+  const burst = Array.from({ length: 5 }, () => queue.admit('a'));
+  t.throws(() => queue.admit('a'), { code: 'rate_limited', statusCode: 429 }, 'over its share');
+  try {
+    queue.admit('a');
+  } catch (error) {
+    t.match((error as ServiceError).headers['retry-after'], /^[1-9]\d*$/);
+    t.match((error as ServiceError).message, /5 requests in progress, its share/);
+  }
+  t.equal(queue.stats.rejected, 0, 'a share refusal is not an overload');
+  const others = Array.from({ length: 5 }, () => queue.admit('b'));
+  t.equal(queue.admittedFor('a'), 5);
+  t.equal(queue.admittedFor('b'), 5);
+  t.throws(() => queue.admit(), { code: 'overloaded' }, 'the queue itself is full now');
+  burst[0]!.release();
+  burst[0]!.release(); // twice: counted once
+  t.equal(queue.admittedFor('a'), 4);
+  t.ok(queue.admit('a'), 'a released place is the client\'s again');
+  for (const ticket of [...burst, ...others]) ticket.release();
+
+  const open = new WorkQueue(1, 9);
+  t.equal(open.clientPlaces, Infinity);
+  for (let i = 0; i < 10; i++) open.admit('a');
+  t.throws(() => open.admit('a'), { code: 'overloaded' }, 'without a share, only the queue limits');
+  const tiny = new WorkQueue(1, 0, { clientShare: 0.1 });
+  t.equal(tiny.clientPlaces, 1, 'every client gets one place at least');
+});
+
+t.test('a client may make at most the rate limit of admissions in any 60 s, a sliding window', async (t) => {
+  let now = 1_000_000;
+  const queue = new WorkQueue(4, 100, { clientRatePerMinute: 3, now: () => now });
+  t.same(queue.rateLimit('a'), { limit: 3, remaining: 3, resetSeconds: 0 });
+  queue.admit('a').release();
+  now += 20_000;
+  queue.admit('a').release();
+  queue.admit('a').release();
+  t.same(queue.rateLimit('a'), { limit: 3, remaining: 0, resetSeconds: 40 }, 'the first leaves the window 40 s from now');
+  t.throws(() => queue.admit('a'), { code: 'rate_limited', statusCode: 429, headers: { 'retry-after': '40' } });
+  t.same(queue.rateLimit('b'), { limit: 3, remaining: 3, resetSeconds: 0 }, 'another client has its own window');
+  t.ok(queue.admit('b'));
+  now += 39_999;
+  t.throws(() => queue.admit('a'), { code: 'rate_limited' }, 'not a fixed window: still 3 in the last 60 s');
+  now += 1;
+  t.ok(queue.admit('a'), 'the oldest has left the window');
+  t.same(queue.rateLimit('a'), { limit: 3, remaining: 0, resetSeconds: 20 }, 'the next two leave it together, 20 s from now');
+  now += 20_000;
+  t.same(queue.rateLimit('a'), { limit: 3, remaining: 2, resetSeconds: 40 }, 'they have; the newest leaves in 40 s');
+  t.ok(queue.admit(), 'no client, no rate limit');
+  t.equal(new WorkQueue(1, 1).rateLimit('a'), undefined, 'no limit set');
+});
+
+t.test('every job reports how long it waited for its slot, with its client', async (t) => {
+  const queue = new WorkQueue(1, 5);
+  const waits: [string | undefined, number][] = [];
+  queue.onWaited = (client, ms) => waits.push([client, ms]);
+  const first = pending();
+  const a = queue.admit('a').run(first.job);
+  const b = queue.admit('b').run(async () => {});
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  first.finish();
+  await Promise.all([a, b]);
+  t.equal(waits.length, 2);
+  t.equal(waits[0]![0], 'a');
+  t.ok(waits[0]![1] < 20, 'the first started at once');
+  t.equal(waits[1]![0], 'b');
+  t.ok(waits[1]![1] >= 25, `the second waited for the first (${waits[1]![1].toFixed(1)} ms)`);
+});

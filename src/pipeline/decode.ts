@@ -62,6 +62,29 @@ export interface ImageHeader {
   hasAlpha: boolean;
 }
 
+/**
+ * AVIF's sizes, from its own 'ispe' boxes (in the metadata, before 'mdat'). Found by the fuzzer:
+ * libvips turns a claimed width of 2^31 - 1 into 1 (with GLib-CRITICAL lines on stderr), so its
+ * metadata would pass the pixel check with a size the file does not claim.
+ */
+function checkAvifSizes(bytes: Buffer, limits: { maxPixels: number }): void {
+  const end = bytes.indexOf('mdat', 0, 'latin1');
+  const header = bytes.subarray(0, end < 0 ? Math.min(bytes.length, 64 * 1024) : end);
+  for (let at = header.indexOf('ispe', 0, 'latin1'); at >= 0 && at + 16 <= header.length; at = header.indexOf('ispe', at + 4, 'latin1')) {
+    const width = header.readUInt32BE(at + 8); // after the box's version and flags
+    const height = header.readUInt32BE(at + 12);
+    if (width > 0x7fffffff || height > 0x7fffffff || width * height > 2 ** 53) throw decodeFailed(new Error(`ispe claims ${width}x${height}`));
+    if (width * height > limits.maxPixels) throw tooManyPixels(width, height, limits.maxPixels);
+  }
+}
+
+function tooManyPixels(width: number, height: number, maxPixels: number): ServiceError {
+  return new ServiceError(
+    'too_many_pixels',
+    `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels`,
+  );
+}
+
 /** Sniffs the format and checks the pixel count from the header, before anything is decoded. */
 export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): Promise<ImageHeader> {
   const format = sniffFormat(bytes);
@@ -72,6 +95,7 @@ export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): 
     );
   }
 
+  if (format === 'avif') checkAvifSizes(bytes, limits);
   let header: Metadata;
   try {
     // Header only, so sharp's own pixel limit is off here: the check below gives the clearer answer.
@@ -83,12 +107,7 @@ export async function readHeader(bytes: Buffer, limits: { maxPixels: number }): 
   const width = header.width ?? 0;
   const height = header.pageHeight ?? header.height ?? 0;
   if (width < 1 || height < 1) throw decodeFailed(new Error('the header has no dimensions'));
-  if (width * height > limits.maxPixels) {
-    throw new ServiceError(
-      'too_many_pixels',
-      `the image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} megapixels`,
-    );
-  }
+  if (width * height > limits.maxPixels) throw tooManyPixels(width, height, limits.maxPixels);
   // Orientations 5 to 8 turn the image a quarter: width and height swap.
   const turned = (header.orientation ?? 1) >= 5;
   return { format, width: turned ? height : width, height: turned ? width : height, hasAlpha: header.hasAlpha === true };

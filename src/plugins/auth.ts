@@ -10,9 +10,22 @@ declare module 'fastify' {
     /** Served without an API key even when keys are required. */
     public?: boolean;
   }
+  interface FastifyRequest {
+    /**
+     * The label of the API key the request carried (see keyLabel), for the queue's per-key
+     * accounting, the metrics and the log; unset without keys or on open routes.
+     */
+    apiKeyLabel?: string;
+  }
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * A key's name in metrics, logs and the queue: `key-` and the first 12 hex digits of its SHA-256,
+ * never the key itself. Anyone holding a key can work its label out (README, "Many clients").
+ */
+export const keyLabel = (key: string): string => `key-${digest(key).toString('hex').slice(0, 12)}`;
 
 /** The key a request presents, from `Authorization: Bearer <key>` or `X-Api-Key`. */
 function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
@@ -31,18 +44,20 @@ export default fp(
     // Keys are compared as SHA-256 digests with timingSafeEqual, against every key without stopping
     // early, so the time taken says nothing about how much of a key was right or which key matched.
     const keys = app.config.API_KEYS.map(digest);
+    const labels = app.config.API_KEYS.map(keyLabel);
 
     app.addHook('onRequest', async (request) => {
       if (request.routeOptions.config.public) return;
       const presented = presentedKey(request.headers);
       const candidate = digest(presented ?? '');
-      let valid = false;
-      for (const key of keys) valid = timingSafeEqual(candidate, key) || valid;
-      if (presented === undefined || !valid) {
+      let matched = -1;
+      for (const [index, key] of keys.entries()) if (timingSafeEqual(candidate, key)) matched = index;
+      if (presented === undefined || matched < 0) {
         throw new ServiceError('unauthorized', presented === undefined ? 'an API key is required' : 'the API key is not valid', {
           headers: { 'www-authenticate': 'Bearer realm="bg-removal-service"' },
         });
       }
+      request.apiKeyLabel = labels[matched];
     });
   },
   { name: 'auth' },

@@ -1,5 +1,6 @@
 // GET /metrics in Prometheus format: requests by route, status and error code; time per pipeline
-// stage; the work queue; inferences; the process's memory and CPU (prom-client's defaults).
+// stage; the work queue, with time waited for a slot; inferences; with API keys, requests and
+// refusals per key (by its label, never the key); the process's memory and CPU (prom-client's defaults).
 // Stage times come from the same StageTimer as the Server-Timing header, so the two always agree.
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -67,9 +68,26 @@ export default fp(
       },
     });
 
+    // Per key: label values are the configured keys' labels (a bounded set), or "" without keys.
+    const keyRequests = new Counter({
+      name: 'bg_removal_key_requests_total',
+      help: 'Requests answered per API key (its label), by error code ("" when none): refusals are the ones with a code.',
+      labelNames: ['key', 'code'] as const,
+      registers: [registry],
+    });
+    const waits = new Histogram({
+      name: 'bg_removal_queue_wait_seconds',
+      help: 'Time each job waited for its work slot (0 when one was free), per API key label ("" without keys).',
+      labelNames: ['key'] as const,
+      buckets: [0.001, ...SECONDS],
+      registers: [registry],
+    });
+    queue.onWaited = (key, ms) => waits.observe({ key: key ?? '' }, ms / 1000);
+
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
       requests.inc({ route, method: request.method, status: String(reply.statusCode), code: request.errorCode ?? '' });
+      if (request.apiKeyLabel !== undefined) keyRequests.inc({ key: request.apiKeyLabel, code: request.errorCode ?? '' });
       const timings = request.stageTimings;
       if (!timings) return;
       for (const stage of [...STAGES, 'total'] as const) {

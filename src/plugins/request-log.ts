@@ -1,4 +1,4 @@
-// One log line per request, when it is answered: what, how it ended, and where the time went.
+// One log line per request, when it is answered: what, how it ended, whose (the API key's label) and where the time went.
 // (Fastify's own two lines per request are turned off in app.ts.)
 import fp from 'fastify-plugin';
 
@@ -18,6 +18,7 @@ export default fp(
           url: request.url,
           status: reply.statusCode,
           ms: Math.round(reply.elapsedTime * 10) / 10,
+          ...(request.apiKeyLabel && { key: request.apiKeyLabel }), // the label, never the key
           ...(request.errorCode && { code: request.errorCode }),
           ...(request.stageTimings && { timings: request.stageTimings }),
         },

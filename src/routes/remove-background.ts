@@ -120,7 +120,7 @@ const removeBackgroundRoute: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const timer = new StageTimer();
       // Admitted before anything is downloaded or read, so a crowd of clients cannot pile images up in memory.
-      const ticket = app.queue.admit();
+      const ticket = app.queue.admit(request.apiKeyLabel);
       const work = workSignal(request, reply, app.config.REQUEST_DEADLINE_MS, () => app.queue.retryAfterSeconds());
       const { signal } = work;
       try {

@@ -69,7 +69,7 @@ const removeBgRoutes: FastifyPluginAsync = async (app) => {
     async (request, reply) => {
       if (!request.isMultipart()) throw noImage();
       const timer = new StageTimer();
-      const ticket = app.queue.admit();
+      const ticket = app.queue.admit(request.apiKeyLabel);
       const work = workSignal(request, reply, app.config.REQUEST_DEADLINE_MS, () => app.queue.retryAfterSeconds());
       const { signal } = work;
       try {

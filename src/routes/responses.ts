@@ -4,12 +4,18 @@ import { Type, type TSchema } from 'typebox';
 import { errorCatalog, type ErrorCode } from '../errors.js';
 
 /** Codes a route that takes work can answer with whatever it does: keys, the queue, deadlines, failures. */
-export const WORK_ERRORS = ['unauthorized', 'client_closed', 'overloaded', 'deadline_exceeded', 'not_ready', 'internal'] as const satisfies readonly ErrorCode[];
+export const WORK_ERRORS = ['unauthorized', 'rate_limited', 'client_closed', 'overloaded', 'deadline_exceeded', 'not_ready', 'internal'] as const satisfies readonly ErrorCode[];
 
 const header = (description: string) => Type.String({ description });
 export const REQUEST_ID_HEADER = { 'x-request-id': header("The request's id (yours, if you sent a plain X-Request-Id); the log line has it too.") };
 const STATUS_HEADERS: Record<number, Record<string, TSchema>> = {
   401: { 'www-authenticate': header('Bearer realm="bg-removal-service"') },
+  429: {
+    'retry-after': header('Seconds after which this key may try again.'),
+    'ratelimit-limit': header('With KEY_RATE_LIMIT: requests per 60 s this key may make (sent on every answer to a keyed request).'),
+    'ratelimit-remaining': header('With KEY_RATE_LIMIT: requests this key may still make now.'),
+    'ratelimit-reset': header('With KEY_RATE_LIMIT: seconds until the oldest request in the window leaves it.'),
+  },
   503: { 'retry-after': header('Seconds after which a retry has a fair chance.') },
 };
 

@@ -92,3 +92,19 @@ t.test('for JPEG, the model input decoded small from the bytes matches the one m
   for (let i = 0; i < small.length; i++) difference += Math.abs(small[i]! - full[i]!);
   t.ok(difference / small.length < 2, `mean difference ${(difference / small.length).toFixed(2)} grey levels, orientation applied alike`);
 });
+
+t.test('an AVIF is sized from its own ispe box: a claimed 2^31 - 1 px width is refused, not read as 1 px (found by the fuzzer)', async (t) => {
+  const avif = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#d02020' } }).avif({ effort: 0 }).toBuffer();
+  t.same(await readHeader(avif, { maxPixels: 50e6 }), { format: 'avif', width: 96, height: 64, hasAlpha: false }, 'a plain AVIF');
+  const ispe = avif.indexOf('ispe', 0, 'latin1');
+  const claim = (width: number, height: number) => {
+    const copy = Buffer.from(avif);
+    copy.writeUInt32BE(width, ispe + 8);
+    copy.writeUInt32BE(height, ispe + 12);
+    return copy;
+  };
+  // libvips' own metadata of this file says 1x64 (GLib clamps the width).
+  await t.rejects(readHeader(claim(0x7fffffff, 64), { maxPixels: 50e6 }), { code: 'too_many_pixels', message: /2147483647x64/ });
+  await t.rejects(readHeader(claim(10_000, 10_000), { maxPixels: 50e6 }), { code: 'too_many_pixels', message: /10000x10000/ });
+  await t.rejects(readHeader(claim(0xffffffff, 64), { maxPixels: 50e6 }), { code: 'image_decode_failed' });
+});

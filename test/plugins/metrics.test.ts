@@ -1,4 +1,5 @@
 import t from 'tap';
+import { keyLabel } from '../../src/plugins/auth.js';
 import { buildTestApp } from '../helpers/app.js';
 import { blankImage, discImage } from '../helpers/images.js';
 import { startSourceServer } from '../helpers/source-server.js';
@@ -40,4 +41,22 @@ t.test('with API keys, /metrics needs one like every route but /health and /read
   const app = await buildTestApp(t, { API_KEYS: 'k-0123456789abcdef' });
   t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
   t.equal((await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-api-key': 'k-0123456789abcdef' } })).statusCode, 200);
+});
+
+t.test('with API keys, requests, refusals and time in queue per key, by its label', async (t) => {
+  const KEY = 'k-0123456789abcdef';
+  const app = await buildTestApp(t, { API_KEYS: KEY });
+  const source = await startSourceServer(t, { '/disc.png': await discImage(), '/blank.png': await blankImage() });
+  const post = (path: string) =>
+    app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url(path) }, headers: { 'x-api-key': KEY } });
+  t.equal((await post('/disc.png')).statusCode, 200);
+  t.equal((await post('/blank.png')).statusCode, 422);
+  t.equal((await post('/missing.png')).statusCode, 502);
+  const text = (await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-api-key': KEY } })).body;
+  const label = keyLabel(KEY);
+  t.equal(sample(text, 'bg_removal_key_requests_total', `key="${label}",code=""`), 1);
+  t.equal(sample(text, 'bg_removal_key_requests_total', `key="${label}",code="no_foreground"`), 1);
+  t.equal(sample(text, 'bg_removal_key_requests_total', `key="${label}",code="source_status"`), 1);
+  t.equal(sample(text, 'bg_removal_queue_wait_seconds_count', `key="${label}"`), 2, 'the two requests that reached the queue\'s slots');
+  t.notOk(text.includes(KEY.slice(2)), 'the key itself is not there');
 });
