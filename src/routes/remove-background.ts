@@ -10,12 +10,14 @@ import { aboutBackground, parseColour } from '../pipeline/background.js';
 import { CONTENT_TYPES, OUTPUT_FORMATS } from '../pipeline/encode.js';
 import { ACCURACIES, SUBJECT_MODES, type Background, type Margin, type OutputOptions, type RemovalOptions } from '../pipeline/index.js';
 import { StageTimer } from '../pipeline/timings.js';
+import { expecting, validationError } from '../validation.js';
 import { binaryResponse, errorResponses, REQUEST_ID_HEADER, WORK_ERRORS } from './responses.js';
 import { cutOut } from './cutout.js';
 import { readUpload } from './uploads.js';
 import { workSignal } from './work-signal.js';
 
-const imageUrl = (description: string) => Type.String({ format: 'uri', maxLength: 8192, description });
+const imageUrl = (description: string) =>
+  Type.String({ format: 'uri', maxLength: 8192, description, ...expecting('an absolute http or https URL', 'unsupported_url') });
 
 export const RemoveBackgroundBody = Type.Object(
   {
@@ -24,7 +26,11 @@ export const RemoveBackgroundBody = Type.Object(
     margin: Type.Union(
       [
         Type.Integer({ minimum: 0, maximum: 10_000, description: 'Pixels.' }),
-        Type.String({ pattern: '^(100|[1-9]?[0-9])(\\.[0-9]{1,2})?%$', description: 'A percentage of the larger side of the subject\'s box, 0% to 100%, e.g. "10%".' }),
+        Type.String({
+          pattern: '^(100|[1-9]?[0-9])(\\.[0-9]{1,2})?%$',
+          description: 'A percentage of the larger side of the subject\'s box, 0% to 100%, e.g. "10%".',
+          ...expecting('a percentage from 0% to 100% such as "10%"'),
+        }),
       ],
       { default: 0, description: "Padding on every side of the subject's box, clamped to the image." },
     ),
@@ -54,6 +60,7 @@ export const RemoveBackgroundBody = Type.Object(
         Type.String({
           pattern: '^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$',
           description: 'A colour: #rgb, #rrggbb, or #rrggbbaa with alpha (a translucent colour leaves the result translucent, except as jpeg).',
+          ...expecting('a colour such as #f4f4f4 (#rgb, #rrggbb, #rrggbbaa)'),
         }),
         Type.Object(
           { image_url: imageUrl('An image fetched like image_url (same safety rules and limits), scaled to cover the result, centred.') },
@@ -143,17 +150,9 @@ export function formOptions(fields: Record<string, unknown>): UploadFields {
       throw new ServiceError('invalid_request', 'the field background is neither a colour, "transparent", "blur" nor valid JSON');
     }
   }
-  const unknown = Object.keys(raw).find((name) => !Object.hasOwn(UploadFields.properties, name));
-  if (unknown !== undefined) {
-    throw new ServiceError('invalid_request', `the form has an unknown field ${unknown} (the image goes in image_file; the other fields are the options)`);
-  }
   const value = Value.Convert(UploadFields, Value.Default(UploadFields, raw));
-  // The deepest error says most (for a union, which of its branches came closest).
-  const [first] = [...Value.Errors(UploadFields, value)].sort((a, b) => b.instancePath.length - a.instancePath.length);
-  if (first) {
-    const name = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
-    throw new ServiceError('invalid_request', name ? `the field ${name} ${first.message}` : `the form ${first.message}`);
-  }
+  const error = validationError(UploadFields, value, 'the form');
+  if (error) throw error;
   return value as UploadFields;
 }
 
