@@ -9,7 +9,7 @@
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY models/*.json ./models/
 COPY scripts ./scripts
 COPY src ./src
@@ -23,6 +23,11 @@ COPY model-mirror ./model-mirror
 # prefix, with a SHA256SUMS next to the weights. Empty: download the upstream file. Either way the
 # digest is checked against models/u2netp.json and a mismatch fails the build.
 ARG MODEL_MIRROR=""
+
+# onnxruntime-node's install script would download its CUDA binaries from NuGet (the CPU binaries
+# ship in the package). package.json's allowScripts denies it to npm 11.16 and later; the npm this
+# image bundles (10) does not read allowScripts, so the script is told itself.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 
 # npm ci runs the prepare script (tsc, then fetch-model). onnxruntime-node ships binaries for every
 # OS and CPU (about 290 MB); only this platform's are kept, and the import check fails the build if

@@ -18,16 +18,57 @@ import { loadConfig } from '../src/config.js';
 import { isAcceptedDigest, readManifest, sha256File, type ModelManifest } from '../src/model/manifest.js';
 
 const isUrl = (location: string): boolean => /^https?:\/\//i.test(location);
+const DOWNLOAD_TIMEOUT_MS = 120_000;
+
+/**
+ * Why a download or a read failed, in words, from the error and its causes (undici's "fetch failed"
+ * carries the real one): a name that does not resolve, a refused connection, a timeout, a missing file.
+ */
+export function failureReason(error: unknown): string {
+  const chain: unknown[] = [];
+  for (let link = error; link !== undefined && link !== null && chain.length < 5; link = (link as { cause?: unknown }).cause) chain.push(link);
+  for (const link of chain.toReversed()) {
+    const { code, hostname, address, port, path: file, name } = link as Record<string, unknown>;
+    switch (code) {
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return `the name${typeof hostname === 'string' ? ` ${hostname}` : ''} could not be resolved (DNS lookup failed: ${code})`;
+      case 'ECONNREFUSED':
+        return typeof address === 'string' ? `the connection to ${address}:${String(port)} was refused` : 'the connection was refused';
+      case 'ECONNRESET':
+        return 'the connection was reset';
+      case 'ETIMEDOUT':
+      case 'UND_ERR_CONNECT_TIMEOUT':
+        return 'the connection timed out';
+      case 'ENOENT':
+        return typeof file === 'string' ? `there is no file ${file}` : 'there is no such file';
+      case 'EACCES':
+        return `${String(file ?? 'the file')} cannot be read (permission denied)`;
+    }
+    if (name === 'TimeoutError') return `no complete answer within ${DOWNLOAD_TIMEOUT_MS / 1000} s`;
+  }
+  const messages = chain.map((link) => (link instanceof Error ? link.message : String(link)));
+  return [...new Set(messages)].join(': ');
+}
 
 async function openSource(location: string): Promise<Readable> {
   if (!isUrl(location)) return createReadStream(location);
-  const response = await fetch(location, { redirect: 'follow', signal: AbortSignal.timeout(120_000) });
-  if (!response.ok || !response.body) throw new Error(`GET ${location} answered ${response.status}`);
+  let response: Awaited<ReturnType<typeof fetch>>;
+  try {
+    response = await fetch(location, { redirect: 'follow', signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  } catch (error) {
+    throw new Error(`could not download ${location}: ${failureReason(error)}`, { cause: error });
+  }
+  if (!response.ok || !response.body) throw new Error(`could not download ${location}: the server answered ${response.status} ${response.statusText}`.trimEnd());
   return Readable.fromWeb(response.body);
 }
 
 async function readText(location: string): Promise<string> {
-  if (!isUrl(location)) return readFile(location, 'utf8');
+  if (!isUrl(location)) {
+    return readFile(location, 'utf8').catch((error: unknown) => {
+      throw new Error(`could not read ${location}: ${failureReason(error)}`, { cause: error });
+    });
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of await openSource(location)) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -51,7 +92,12 @@ async function copyHashed(source: string, target: string): Promise<string> {
       done(null, chunk);
     },
   });
-  await pipeline(await openSource(source), hashing, createWriteStream(target));
+  const input = await openSource(source);
+  try {
+    await pipeline(input, hashing, createWriteStream(target));
+  } catch (error) {
+    throw new Error(`could not ${isUrl(source) ? 'download' : 'copy'} ${source}: ${failureReason(error)}`, { cause: error });
+  }
   return hash.digest('hex');
 }
 
@@ -87,7 +133,7 @@ export async function fetchModel({ manifest, target, mirror, log = console.log }
   }
 
   const temporary = `${target}.${process.pid}.tmp`;
-  log(`model: copying ${source}`);
+  log(`model: ${isUrl(source) ? 'downloading' : 'copying'} ${source}`);
   try {
     const actual = await copyHashed(source, temporary);
     if (actual !== expected) throw new Error(`digest mismatch for ${source}: expected ${expected}, got ${actual}`);
@@ -98,6 +144,13 @@ export async function fetchModel({ manifest, target, mirror, log = console.log }
   log(`model: ${target} verified (sha256 ${expected})`);
 }
 
+/** What to do next. The model is the last step of `npm ci` (prepare: build, then this), so the rest is in place. */
+export const FIX_HINT = [
+  'The rest of the install is done; only the model weights are missing. Fetch them from a copy',
+  '(a folder, or a URL prefix, holding u2netp.onnx and its SHA256SUMS), or run this again once the network allows:',
+  '  MODEL_MIRROR=<folder or URL prefix> npm run fetch-model',
+].join('\n');
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   fetchModel({
     manifest: readManifest(),
@@ -105,6 +158,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     mirror: process.env.MODEL_MIRROR?.trim() || undefined,
   }).catch((error: unknown) => {
     console.error(`fetch-model failed: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(FIX_HINT);
     process.exit(1);
   });
 }

@@ -21,6 +21,7 @@ import page from './routes/page.js';
 import removeBackground from './routes/remove-background.js';
 import removeBg from './routes/remove-bg.js';
 import { FORM_LIMITS } from './routes/uploads.js';
+import { SCHEMA_KEYWORDS } from './validation.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,7 +47,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     keepAliveTimeout: 5_000,
     http: { headersTimeout: 15_000 },
     // The API rejects unknown fields and wrong types rather than guessing; defaults are filled in.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    // The schemas' own keys for validation messages (src/validation.ts) are annotations to Ajv.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, keywords: [...SCHEMA_KEYWORDS] } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('config', config);

@@ -8,6 +8,7 @@ export const errorCatalog = {
   forbidden_address: { status: 403, description: 'The image URL (or a redirect) leads to an address the service does not connect to: loopback, private, link-local, cloud metadata, reserved.' },
   forbidden_host: { status: 403, description: 'ALLOWED_HOSTS is set and the image URL (or a redirect) names a host not on it.' },
   not_found: { status: 404, description: 'No such route, or no such stored result (never saved, or deleted by the sweep).' },
+  method_not_allowed: { status: 405, description: 'The path exists but does not take this method; the `Allow` header lists those it takes.' },
   too_large: { status: 413, description: 'The source image, the uploaded file or the request body is larger than the byte limit.' },
   too_many_pixels: { status: 413, description: 'The image has more pixels than the pixel limit; refused from its header, before decoding.' },
   unsupported_media_type: { status: 415, description: 'The downloaded or uploaded bytes are not an image format the service reads (the message lists them), or the request body is neither JSON nor a form.' },

@@ -11,6 +11,7 @@ import { ACCURACIES, SUBJECT_MODES, type Background, type Margin, type OutputOpt
 import { checkCanvasSize, DEFAULT_FILL, POSITIONS } from './pipeline/placement.js';
 import { parseRoi, ROI_PATTERN } from './pipeline/roi.js';
 import { SHADOW_KINDS } from './pipeline/shadow.js';
+import { expecting, validationError } from './validation.js';
 
 /** Named sets of options; a request's own fields override them (see applyPreset). */
 export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = Object.freeze({
@@ -34,7 +35,8 @@ export function applyPreset<T extends Record<string, unknown>>(fields: T): T {
   return preset ? { ...structuredClone(preset), ...fields } : fields;
 }
 
-const imageUrl = (description: string) => Type.String({ format: 'uri', maxLength: 8192, description });
+const imageUrl = (description: string) =>
+  Type.String({ format: 'uri', maxLength: 8192, description, ...expecting('an absolute http or https URL', 'unsupported_url') });
 
 export const RemoveBackgroundBody = Type.Object(
   {
@@ -43,7 +45,11 @@ export const RemoveBackgroundBody = Type.Object(
     margin: Type.Union(
       [
         Type.Integer({ minimum: 0, maximum: 10_000, description: 'Pixels.' }),
-        Type.String({ pattern: '^(100|[1-9]?[0-9])(\\.[0-9]{1,2})?%$', description: 'A percentage of the larger side of the subject\'s box, 0% to 100%, e.g. "10%".' }),
+        Type.String({
+          pattern: '^(100|[1-9]?[0-9])(\\.[0-9]{1,2})?%$',
+          description: 'A percentage of the larger side of the subject\'s box, 0% to 100%, e.g. "10%".',
+          ...expecting('a percentage from 0% to 100% such as "10%"'),
+        }),
       ],
       { default: 0, description: "Padding on every side of the subject's box, clamped to the image." },
     ),
@@ -73,6 +79,7 @@ export const RemoveBackgroundBody = Type.Object(
         Type.String({
           pattern: '^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$',
           description: 'A colour: #rgb, #rrggbb, or #rrggbbaa with alpha (a translucent colour leaves the result translucent, except as jpeg).',
+          ...expecting('a colour such as #f4f4f4 (#rgb, #rrggbb, #rrggbbaa)'),
         }),
         Type.Object(
           { image_url: imageUrl('An image fetched like image_url (same safety rules and limits), scaled to cover the result, centred.') },
@@ -130,6 +137,7 @@ export const RemoveBackgroundBody = Type.Object(
         description:
           'With a canvas: the subject\'s box is scaled (up as well as down) to fit this share of the canvas\'s width and height, whichever binds, ' +
           '"1%" to "100%". Default "90%". X-Subject-Scale says how much it was scaled.',
+        ...expecting('a percentage from 1% to 100% such as "85%"'),
       }),
     ),
     position: Type.Optional(
@@ -159,6 +167,7 @@ export const RemoveBackgroundBody = Type.Object(
         description:
           'Region of interest, "x1 y1 x2 y2" (left, top, right, bottom), each in pixels or a percentage of the input, e.g. "10% 0% 90% 100%": ' +
           'only what lies inside can be the subject; everything outside is background. It must lie within the image.',
+        ...expecting('four positions "x1 y1 x2 y2", each in px or %, such as "10% 0% 90% 100%"'),
       }),
     ),
     preset: Type.Optional(
@@ -205,17 +214,9 @@ export function formOptions(fields: Record<string, unknown>): UploadFields {
       throw new ServiceError('invalid_request', 'the field background is neither a colour, "transparent", "blur" nor valid JSON');
     }
   }
-  const unknown = Object.keys(raw).find((name) => !Object.hasOwn(UploadFields.properties, name));
-  if (unknown !== undefined) {
-    throw new ServiceError('invalid_request', `the form has an unknown field ${unknown} (the image goes in image_file; the other fields are the options)`);
-  }
   const value = Value.Convert(UploadFields, Value.Default(UploadFields, raw));
-  // The deepest error says most (for a union, which of its branches came closest).
-  const [first] = [...Value.Errors(UploadFields, value)].sort((a, b) => b.instancePath.length - a.instancePath.length);
-  if (first) {
-    const name = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
-    throw new ServiceError('invalid_request', name ? `the field ${name} ${first.message}` : `the form ${first.message}`);
-  }
+  const error = validationError(UploadFields, value, 'the form');
+  if (error) throw error;
   return value as UploadFields;
 }
 

@@ -2,7 +2,7 @@
 import { request } from 'undici';
 import t from 'tap';
 import { discImage } from './helpers/images.js';
-import { startServerProcess, waitForOk } from './helpers/server-process.js';
+import { isAlive, startServerProcess, waitForOk } from './helpers/server-process.js';
 import { startSourceServer } from './helpers/source-server.js';
 
 t.test('SIGTERM: /ready turns 503, new work is refused, requests in flight finish, exit code 0', async (t) => {
@@ -38,6 +38,28 @@ t.test('SIGTERM: /ready turns 503, new work is refused, requests in flight finis
   }
   t.equal(await server.exited, 0, 'the process exited 0');
   t.ok(server.logs.some((entry) => entry.msg === 'stopped'), 'after a clean stop');
+});
+
+t.test('npm start: SIGTERM to npm reaches the service, which drains and exits; nothing is left running', async (t) => {
+  const source = await startSourceServer(t, { '/disc.jpg': await discImage(1600, 1200, 'jpeg') });
+  const server = await startServerProcess(t, { SHUTDOWN_GRACE_MS: '30000' }, { npmStart: true });
+  await waitForOk(`${server.origin}/ready`);
+  const pid = server.servicePid();
+  t.ok(pid !== undefined && pid !== server.child.pid, `the service (${pid}) is not npm (${server.child.pid})`);
+
+  const inFlight = request(`${server.origin}/remove-background`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ image_url: source.url('/disc.jpg') }),
+  });
+  while (source.connections === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  server.child.kill('SIGTERM'); // npm's pid, as `kill -TERM` or Ctrl-C in a terminal would
+  const answer = await inFlight;
+  t.equal(answer.statusCode, 200, 'the request in flight finished');
+  await answer.body.arrayBuffer();
+  t.equal(await server.exited, 0, 'npm exited 0, after the service');
+  t.ok(server.logs.some((entry) => entry.msg === 'draining') && server.logs.some((entry) => entry.msg === 'stopped'), 'the service drained and stopped');
+  t.notOk(isAlive(pid!), 'and is gone, not left behind with parent 1');
 });
 
 t.test('a second signal during the drain exits at once', async (t) => {

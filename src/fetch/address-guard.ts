@@ -12,6 +12,8 @@ export interface AddressVerdict {
   allowed: boolean;
   /** The range the address falls in, e.g. "loopback" or "private (IPv4 in 6to4)". */
   range: string;
+  /** Whether ALLOW_PRIVATE_NETWORKS opens that range (so a refusal can name the setting). */
+  privateNetwork?: boolean;
 }
 
 /** Ranges opened by ALLOW_PRIVATE_NETWORKS, for internal deployments (and tests on 127.0.0.1). */
@@ -55,9 +57,9 @@ export function judgeAddress(text: string, options: { allowPrivate: boolean }): 
     if (embedded) {
       const ranges = embedded.ipv4.map((v4) => v4.range());
       const worst = ranges.find((range) => !allowedRange(range)) ?? ranges[0]!;
-      return { allowed: ranges.every(allowedRange), range: `${worst} (IPv4 in ${embedded.via})` };
+      return { allowed: ranges.every(allowedRange), range: `${worst} (IPv4 in ${embedded.via})`, privateNetwork: PRIVATE_RANGES.has(worst) };
     }
   }
   const range = address.range();
-  return { allowed: allowedRange(range), range };
+  return { allowed: allowedRange(range), range, privateNetwork: PRIVATE_RANGES.has(range) };
 }

@@ -58,7 +58,11 @@ function downloadError(error: unknown, url: URL, timedOut: boolean): ServiceErro
   if (error instanceof ServiceError) return error;
   const cause = error instanceof Error && error.cause instanceof ForbiddenAddressError ? error.cause : error;
   if (cause instanceof ForbiddenAddressError) {
-    return new ServiceError('forbidden_address', `the image URL leads to an address the service does not connect to (${cause.range})`, { cause });
+    // The address and its range stay in the log: they describe the service's network, not the request.
+    const message = cause.privateNetwork
+      ? 'the image URL leads to a private address (loopback or a local network), which the service connects to only when its ALLOW_PRIVATE_NETWORKS setting is true'
+      : 'the image URL leads to an address the service never connects to (link-local, cloud metadata, multicast or another reserved range)';
+    return new ServiceError('forbidden_address', message, { cause });
   }
   if (
     timedOut ||

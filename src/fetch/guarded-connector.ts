@@ -15,6 +15,8 @@ export class ForbiddenAddressError extends Error {
     readonly host: string,
     readonly address: string,
     readonly range: string,
+    /** Whether ALLOW_PRIVATE_NETWORKS would have let it through. */
+    readonly privateNetwork = false,
   ) {
     super(`${host} resolves to ${address} (${range}), which the service does not connect to`);
   }
@@ -50,7 +52,7 @@ export function guardedConnector({
     // is refused, whichever would have been tried first.
     for (const address of addresses) {
       const verdict = judge(address);
-      if (!verdict.allowed) throw new ForbiddenAddressError(hostname, address, verdict.range);
+      if (!verdict.allowed) throw new ForbiddenAddressError(hostname, address, verdict.range, verdict.privateNetwork);
     }
     return addresses[0]!;
   }
@@ -66,7 +68,7 @@ export function guardedConnector({
           const verdict = peer ? judge(peer) : { allowed: false, range: 'unknown' };
           if (!verdict.allowed) {
             socket.destroy();
-            return callback(new ForbiddenAddressError(hostname, peer ?? 'unknown', verdict.range), null);
+            return callback(new ForbiddenAddressError(hostname, peer ?? 'unknown', verdict.range, verdict.privateNetwork), null);
           }
           callback(null, socket);
         });

@@ -38,6 +38,8 @@ export function sessionOptions(threads: number, arena = false): ort.InferenceSes
 export class Segmenter {
   /** The inference now running, if any: inferences take turns (see predict). */
   private turn: Promise<unknown> = Promise.resolve();
+  /** Told the seconds of every inference (its own run, not its wait for a turn). */
+  private readonly observers = new Set<(seconds: number) => void>();
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -72,12 +74,26 @@ export class Segmenter {
    */
   async predict(input: Float32Array): Promise<Float32Array> {
     const tensor = new ort.Tensor('float32', input, [1, 3, MODEL_SIZE, MODEL_SIZE]);
-    const run = this.turn.then(() => this.session.run({ [this.manifest.input.name]: tensor }, [this.manifest.output.name]));
+    const run = this.turn.then(async () => {
+      const started = performance.now();
+      try {
+        return await this.session.run({ [this.manifest.input.name]: tensor }, [this.manifest.output.name]);
+      } finally {
+        const seconds = (performance.now() - started) / 1000;
+        for (const observe of this.observers) observe(seconds);
+      }
+    });
     this.turn = run.catch(() => {});
     const outputs = await run;
     const d0 = outputs[this.manifest.output.name];
     if (!d0 || d0.type !== 'float32') throw new Error('the model returned no float32 saliency map');
     return d0.data as Float32Array;
+  }
+
+  /** Calls `observe` with the duration of each inference from now on; returns the function that stops it. */
+  onInference(observe: (seconds: number) => void): () => void {
+    this.observers.add(observe);
+    return () => this.observers.delete(observe);
   }
 
   async release(): Promise<void> {

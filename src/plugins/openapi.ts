@@ -73,6 +73,7 @@ export default fp(
           version,
           description:
             'Background removal over HTTP: an image in, its main subject out. Errors are JSON, `{"error": {"code", "message"}}`; branch on `code`. ' +
+            'Any path below asked with a method it does not take answers 405 `method_not_allowed`, with `Allow` listing those it takes. ' +
             'A readable version of this document is served at /docs.',
         },
         components: {

@@ -52,6 +52,10 @@ t.test('npm start sets the process-level variables of RUNTIME_ENV, unless the en
   for (const [name, value] of Object.entries(RUNTIME_ENV)) t.match(packageJson.scripts.start, `${name}=\${${name}:-${value}}`, name);
 });
 
+t.test("npm start execs node, so npm's signals reach the service (test/server.test.ts stops it so)", async (t) => {
+  t.match(packageJson.scripts.start, /\sexec node /);
+});
+
 t.test('render.yaml: a web service from the Dockerfile, health-checked on a route the app serves', async (t) => {
   const [blueprint] = readYaml('render.yaml') as [{ services: RenderService[] }];
   t.equal(blueprint.services.length, 1);

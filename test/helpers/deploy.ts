@@ -12,9 +12,9 @@ export function readProjectFile(...parts: string[]): string {
 /** Variables a deployment file may set besides the service's own settings: ones Node, libuv and glibc read. */
 export const runtimeVariables: readonly string[] = ['NODE_ENV', ...Object.keys(RUNTIME_ENV)];
 
-/** `npm start`'s command without the RUNTIME_ENV defaults it puts in front. */
+/** `npm start`'s command without the RUNTIME_ENV defaults it puts in front, nor the `exec` that hands signals to it. */
 export function startCommand(script: string): string {
-  return script.replace(/^(\w+=\S+\s+)+/, '');
+  return script.replace(/^(\w+=\S+\s+)+/, '').replace(/^exec\s+/, '');
 }
 /** Read at build time by scripts/fetch-model.ts, never by the running service. */
 export const buildVariables: readonly string[] = ['MODEL_MIRROR'];

@@ -1,5 +1,5 @@
-// Runs the service as production does, `node dist/src/server.js`, on 127.0.0.1 with a free port.
-// (`npm test` compiles to dist/ first.)
+// Runs the service as production does, `node dist/src/server.js` (or through `npm start`), on
+// 127.0.0.1 with a free port. (`npm test` compiles to dist/ first.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -8,7 +8,10 @@ import { projectRoot, RUNTIME_ENV } from '../../src/config.js';
 
 export interface ServerProcess {
   origin: string;
+  /** The process started: the service, or npm when started through `npm start`. */
   child: ChildProcess;
+  /** The service's own process id (from its log lines: with `npm start`, npm's child). */
+  servicePid(): number | undefined;
   /** Every log line so far (JSON objects from pino). */
   logs: Record<string, unknown>[];
   /** Resolves with the exit code once the process has exited. */
@@ -30,16 +33,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts the server and resolves once it listens (not yet once it is ready: see waitForOk). */
-export async function startServerProcess(t: Teardown, env: Record<string, string> = {}): Promise<ServerProcess> {
+/**
+ * Starts the server and resolves once it listens (not yet once it is ready: see waitForOk).
+ * `npmStart`: through `npm start`, as a developer would, instead of node itself.
+ */
+export async function startServerProcess(t: Teardown, env: Record<string, string> = {}, { npmStart = false } = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'src', 'server.js')], {
+  const [command, args] = npmStart ? ['npm', ['start', '--silent']] : [process.execPath, [path.join(projectRoot, 'dist', 'src', 'server.js')]];
+  const child = spawn(command, args, {
+    cwd: projectRoot,
     env: { ...process.env, ...RUNTIME_ENV, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ALLOW_PRIVATE_NETWORKS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const servicePid = (): number | undefined => logs.find((entry) => typeof entry.pid === 'number')?.pid as number | undefined;
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
+    // Through npm, the service is npm's child: a SIGKILL to npm would leave it running.
+    const pid = servicePid();
+    if (npmStart && pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
   });
 
   const logs: Record<string, unknown>[] = [];
@@ -50,7 +62,8 @@ export async function startServerProcess(t: Teardown, env: Record<string, string
     buffered += data.toString();
     const lines = buffered.split('\n');
     buffered = lines.pop()!;
-    for (const line of lines) logs.push(JSON.parse(line) as Record<string, unknown>);
+    // npm's own lines (with `npm start`) are not JSON; the service's all are.
+    for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as Record<string, unknown>);
   });
   const origin = `http://127.0.0.1:${port}`;
   const started = Date.now();
@@ -63,14 +76,25 @@ export async function startServerProcess(t: Teardown, env: Record<string, string
   return {
     origin,
     child,
+    servicePid,
     logs,
     exited,
     memory() {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const status = readFileSync(`/proc/${servicePid() ?? child.pid}/status`, 'utf8');
       const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
       return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
     },
   };
+}
+
+/** Whether a process with this id is running (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Polls `url` until it answers 200 (or gives up after `ms`). */

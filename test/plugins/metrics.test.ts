@@ -13,9 +13,10 @@ function sample(text: string, name: string, labels = ''): number | undefined {
 t.test('/metrics exposes requests, stage times, the queue, inferences and memory after a few requests', async (t) => {
   const app = await buildTestApp(t);
   const source = await startSourceServer(t, { '/disc.png': await discImage(), '/blank.png': await blankImage() });
-  const post = (path: string) => app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url(path) } });
+  const post = (path: string, options: Record<string, unknown> = {}) =>
+    app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: source.url(path), ...options } });
   t.equal((await post('/disc.png')).statusCode, 200);
-  t.equal((await post('/disc.png')).statusCode, 200);
+  t.equal((await post('/disc.png', { accuracy: 'high' })).statusCode, 200);
   t.equal((await post('/blank.png')).statusCode, 422);
   t.equal((await app.inject({ method: 'GET', url: '/nope' })).statusCode, 404);
 
@@ -30,7 +31,11 @@ t.test('/metrics exposes requests, stage times, the queue, inferences and memory
   for (const stage of ['fetch', 'decode', 'infer', 'mask', 'encode', 'total']) {
     t.equal(sample(text, 'bg_removal_stage_seconds_count', `stage="${stage}"`), stage === 'mask' || stage === 'encode' ? 2 : 3, `${stage} observed`);
   }
-  t.equal(sample(text, 'bg_removal_inference_seconds_count'), 3, 'three inferences (the blank image was refused after its inference)');
+  t.equal(
+    sample(text, 'bg_removal_inference_seconds_count'),
+    4,
+    'four inferences: one, two for accuracy "high" (the image and its mirror), one for the blank image (refused after its inference); not the warm-up',
+  );
   t.equal(sample(text, 'bg_removal_queue_running'), 0);
   t.equal(sample(text, 'bg_removal_queue_waiting'), 0);
   t.equal(sample(text, 'bg_removal_queue_rejected_total'), 0);

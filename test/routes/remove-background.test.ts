@@ -1,8 +1,8 @@
 import sharp from 'sharp';
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
-import { blankImage, decodeImageBytes, discImage, sceneImage } from '../helpers/images.js';
 import { fields, formBody } from '../helpers/form.js';
+import { blankImage, decodeImageBytes, discImage, sceneImage } from '../helpers/images.js';
 import { startSourceServer } from '../helpers/source-server.js';
 
 // Two red discs on white: the model sees both, the left one is larger.
@@ -214,7 +214,8 @@ t.test('POST /remove-background', async (t) => {
       [{ image_url: source.url('/disc.png'), subject: 'biggest' }, 400, 'invalid_request'],
       [{ image_url: source.url('/disc.png'), refine: 'yes' }, 400, 'invalid_request'],
       [{ image_url: source.url('/disc.png'), accuracy: 'best' }, 400, 'invalid_request'],
-      [{ image_url: 'not a url' }, 400, 'invalid_request'],
+      [{ image_url: 'not a url' }, 400, 'unsupported_url'],
+      [{ image_url: 'photo.jpg' }, 400, 'unsupported_url'],
       [{ image_url: 'ftp://127.0.0.1/disc.png' }, 400, 'unsupported_url'],
       [{ image_url: `http://user:pw@127.0.0.1:1/x.png` }, 400, 'unsupported_url'],
       [{ image_url: source.url('/missing.png') }, 502, 'source_status'],
@@ -230,6 +231,37 @@ t.test('POST /remove-background', async (t) => {
     }
     const missing = await post({ image_url: source.url('/missing.png') });
     t.match(missing.json().error.message, /404/, 'the source status is in the message');
+  });
+
+  t.test('every kind of mistake says the field, what is wrong and what it takes, the same as JSON and as a form', async (t) => {
+    const form = (options: Record<string, string>) =>
+      app.inject({ method: 'POST', url: '/remove-background', ...formBody([{ name: 'image_file', filename: 'disc.png', content: jpeg }, ...fields(options)]) });
+    const url = source.url('/disc.png');
+    // [kind, JSON options, the same as form fields, code, message]
+    const cases: [string, Record<string, unknown>, Record<string, string>, string, RegExp][] = [
+      ['a value not in the list', { format: 'gif' }, { format: 'gif' }, 'invalid_request', /^format must be one of png, webp, jpeg \(got "gif"\)$/],
+      ['an integer out of range', { quality: 0 }, { quality: '0' }, 'invalid_request', /^quality must be an integer from 1 to 100 \(got 0\)$/],
+      ['a number out of range', { threshold: 2 }, { threshold: '2' }, 'invalid_request', /^threshold must be a number from 0\.05 to 0\.95 \(got 2\)$/],
+      ['not a boolean', { crop: 'maybe' }, { crop: 'maybe' }, 'invalid_request', /^crop must be true or false \(got "maybe"\)$/],
+      ['neither pixels nor a percentage', { margin: '200%' }, { margin: '200%' }, 'invalid_request', /^margin must be an integer from 0 to 10000 or a percentage from 0% to 100% such as "10%" \(got "200%"\)$/],
+      ['none of a union', { background: 'red' }, { background: 'red' }, 'invalid_request', /^background must be transparent, blur, a colour such as #f4f4f4 \(#rgb, #rrggbb, #rrggbbaa\) or an object with the field image_url \(got "red"\)$/],
+      ['a bad URL inside an object', { background: { image_url: 'nope' } }, { background: '{"image_url":"nope"}' }, 'unsupported_url', /^background\.image_url must be an absolute http or https URL \(got "nope"\)$/],
+      ['an unknown field inside an object', { background: { image_url: url, fit: 'contain' } }, { background: JSON.stringify({ image_url: url, fit: 'contain' }) }, 'invalid_request', /^unknown field background\.fit: the fields of background are image_url$/],
+      ['a missing field inside an object', { background: {} }, { background: '{}' }, 'invalid_request', /^background\.image_url is required: an absolute http or https URL$/],
+    ];
+    for (const [kind, json, formFields, code, message] of cases) {
+      const asJson = (await post({ image_url: url, ...json })).json().error;
+      const asForm = (await form(formFields)).json().error;
+      t.match(asJson, { code, message }, `${kind}, as JSON`);
+      t.same(asForm, asJson, `${kind}: the form says the same`);
+    }
+    // The fields differ by the image's: image_url in JSON, image_file in a form.
+    t.match((await post({ image_url: url, colour: 'red' })).json().error, { code: 'invalid_request', message: /^unknown field colour: the fields are image_url, crop, margin, / });
+    t.match((await form({ colour: 'red' })).json().error, { code: 'invalid_request', message: /^unknown field colour: the fields are crop, margin, / });
+    t.match((await post({ crop: false })).json().error, { code: 'invalid_request', message: /^image_url is required: an absolute http or https URL$/ });
+    t.match((await post({ image_url: 'photo.jpg' })).json().error, { code: 'unsupported_url', message: 'image_url must be an absolute http or https URL (got "photo.jpg")' });
+    const notObject = await app.inject({ method: 'POST', url: '/remove-background', payload: '[1]', headers: { 'content-type': 'application/json' } });
+    t.match(notObject.json().error, { code: 'invalid_request', message: /^the body must be an object with the fields image_url, .* \(got a list of 1 item\)$/ });
   });
 
   t.test('a request without a body is refused with 400', async (t) => {
@@ -258,6 +290,13 @@ t.test('POST /remove-background', async (t) => {
     t.equal(response.json().error.code, 'not_found');
   });
 
+  t.test('a known path asked with another method is 405 with Allow', async (t) => {
+    const response = await app.inject({ method: 'GET', url: '/remove-background' });
+    t.equal(response.statusCode, 405);
+    t.equal(response.headers.allow, 'POST');
+    t.match(response.json().error, { code: 'method_not_allowed', message: '/remove-background takes POST, not GET' });
+  });
+
   t.test('a caller-supplied request id is echoed; a hostile one is replaced', async (t) => {
     const kept = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'abc-123' } });
     t.equal(kept.headers['x-request-id'], 'abc-123');
@@ -282,8 +321,15 @@ t.test('with default settings, sources inside the network are refused and never 
     const response = await app.inject({ method: 'POST', url: '/remove-background', payload: { image_url: url } });
     t.equal(response.statusCode, 403, url);
     t.equal(response.json().error.code, 'forbidden_address');
+    // The message names the setting that opens private addresses (and only for those), never the range's internal name.
+    const { message } = response.json().error as { message: string };
+    if (url.includes('169.254.')) t.match(message, /never connects to \(link-local, cloud metadata/, url);
+    else t.match(message, /private address .* only when its ALLOW_PRIVATE_NETWORKS setting is true$/, url);
+    t.notMatch(message, /linkLocal|loopback\)|private\)|\(ipv4/i, `${url}: no internal range names`);
   }
   t.equal(source.connections, 0, 'no connection reached the server');
+  const metadata = await (await buildTestApp(t)).inject({ method: 'POST', url: '/remove-background', payload: { image_url: 'http://169.254.169.254/latest/' } });
+  t.notMatch(metadata.json().error.message, /ALLOW_PRIVATE_NETWORKS/, 'with the setting on, the metadata address does not suggest it');
 });
 
 t.test('ALLOWED_HOSTS limits the hosts images come from', async (t) => {
@@ -544,7 +590,6 @@ t.test('output options', async (t) => {
       { margin: -1 },
       { background: 'red' },
       { background: '#12345' },
-      { background: { image_url: 'not a url' } },
       { background: { image_url: source.url('/halves.png'), fit: 'contain' } },
       { max_dimension: 0 },
       { max_dimension: 1.5 },

@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { projectRoot } from '../../src/config.js';
 import type { ModelManifest } from '../../src/model/manifest.js';
 import { digestFromSums, fetchModel } from '../../scripts/fetch-model.js';
 import { startSourceServer } from '../helpers/source-server.js';
@@ -83,7 +86,56 @@ t.test('a URL mirror and the upstream download work over HTTP', async (t) => {
   const bad = manifest({ upstream: { url: server.url('/bad.onnx'), sha256: digest } });
   await t.rejects(fetchModel({ manifest: bad, target: path.join(badDir, 'model.onnx'), log: quiet }), /digest mismatch/);
   t.same(readdirSync(badDir), []);
-  await t.rejects(fetchModel({ manifest: manifest({ upstream: { url: server.url('/missing'), sha256: digest } }), target: path.join(badDir, 'model.onnx'), log: quiet }), /404/);
+  await t.rejects(
+    fetchModel({ manifest: manifest({ upstream: { url: server.url('/missing'), sha256: digest } }), target: path.join(badDir, 'model.onnx'), log: quiet }),
+    { message: `could not download ${server.url('/missing')}: the server answered 404 Not Found` },
+  );
+});
+
+t.test('says "downloading" for a URL and "copying" for a folder', async (t) => {
+  const server = await startSourceServer(t, { '/upstream.onnx': weights });
+  const { mirror, out } = folders(t);
+  const lines: string[] = [];
+  await fetchModel({ manifest: manifest({ upstream: { url: server.url('/upstream.onnx'), sha256: digest } }), target: path.join(out, 'a.onnx'), log: (line) => lines.push(line) });
+  await fetchModel({ manifest: manifest(), target: path.join(out, 'b.onnx'), mirror, log: (line) => lines.push(line) });
+  t.match(lines, [`model: downloading ${server.url('/upstream.onnx')}`, /verified/, `model: copying ${path.join(mirror, 'model.onnx')}`, /verified/]);
+});
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+t.test('a failed download says why and from where: DNS, a refused connection, a missing mirror file', async (t) => {
+  const target = path.join(t.testdir({}), 'model.onnx');
+  // .invalid never resolves (RFC 6761), whatever the network.
+  await t.rejects(fetchModel({ manifest: manifest({ upstream: { url: 'http://model-host.invalid/u2netp.onnx', sha256: digest } }), target, log: quiet }), {
+    message: 'could not download http://model-host.invalid/u2netp.onnx: the name model-host.invalid could not be resolved (DNS lookup failed: ENOTFOUND)',
+  });
+  const port = await closedPort();
+  await t.rejects(fetchModel({ manifest: manifest(), target, mirror: `http://127.0.0.1:${port}/models`, log: quiet }), {
+    message: `could not download http://127.0.0.1:${port}/models/SHA256SUMS: the connection to 127.0.0.1:${port} was refused`,
+  });
+  await t.rejects(fetchModel({ manifest: manifest(), target, mirror: '/nonexistent/models', log: quiet }), {
+    message: 'could not read /nonexistent/models/SHA256SUMS: there is no file /nonexistent/models/SHA256SUMS',
+  });
+});
+
+t.test('npm run fetch-model, failing: the cause, then the command that finishes the install', async (t) => {
+  // The built script, as `npm ci` runs it (npm test builds dist/ first).
+  const dir = t.testdir({});
+  const result = spawnSync(process.execPath, [path.join(projectRoot, 'dist', 'scripts', 'fetch-model.js')], {
+    env: { ...process.env, MODEL_PATH: path.join(dir, 'model.onnx'), MODEL_MIRROR: path.join(dir, 'no-mirror') },
+    encoding: 'utf8',
+  });
+  t.equal(result.status, 1);
+  t.match(result.stderr, `fetch-model failed: could not read ${path.join(dir, 'no-mirror', 'SHA256SUMS')}: there is no file`);
+  t.match(result.stderr, /\n  MODEL_MIRROR=<folder or URL prefix> npm run fetch-model\n/);
+  t.notOk(existsSync(path.join(dir, 'model.onnx')));
 });
 
 t.test('the project manifest accepts the upstream digest', async (t) => {

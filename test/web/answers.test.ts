@@ -33,8 +33,8 @@ t.test('what each answer means for a card', async (t) => {
   });
   t.same(
     judge({ status: 503, retryAfter: null, body: error('not_ready', 'the service is starting') }, NOW),
-    { kind: 'failed', message: 'The service is starting.' },
-    'a 503 without Retry-After is not retried',
+    { kind: 'failed', message: 'The service is starting.', retry: true },
+    'a 503 without Retry-After is not retried by itself, but may be tried again',
   );
   t.same(judge({ status: 401, retryAfter: null, body: error('unauthorized', 'an API key is required') }, NOW), {
     kind: 'unauthorized',
@@ -43,10 +43,22 @@ t.test('what each answer means for a card', async (t) => {
   t.same(judge({ status: 422, retryAfter: null, body: error('no_foreground', 'the model found no subject in the image') }, NOW), {
     kind: 'failed',
     message: 'The model found no subject in the image.',
+    retry: false,
   });
   t.same(judge({ status: 502, retryAfter: null, body: '<html>proxy error</html>' }, NOW), {
     kind: 'failed',
     message: 'The service answered 502 without an explanation.',
+    retry: true,
   }, 'a proxy page instead of JSON');
-  t.match(judge({ status: 0, retryAfter: null, body: '' }, NOW), { kind: 'failed', message: /Could not reach the service/ }, 'a network failure');
+  t.match(judge({ status: 0, retryAfter: null, body: '' }, NOW), { kind: 'failed', message: /Could not reach the service/, retry: true }, 'a network failure');
+});
+
+t.test('"Try again" only where the same request could succeed', async (t) => {
+  const failure = (status: number, code: string) => judge({ status, retryAfter: null, body: error(code, 'x') }, NOW);
+  for (const [status, code] of [[415, 'unsupported_media_type'], [413, 'too_large'], [413, 'too_many_pixels'], [422, 'image_decode_failed'], [422, 'no_foreground'], [400, 'invalid_request'], [403, 'forbidden_address']] as const) {
+    t.match(failure(status, code), { kind: 'failed', retry: false }, `${status} ${code}: the same file fails the same way`);
+  }
+  for (const [status, code] of [[500, 'internal'], [502, 'source_unreachable'], [504, 'source_timeout'], [503, 'not_ready'], [429, 'rate_limited']] as const) {
+    t.match(failure(status, code), { kind: 'failed', retry: true }, `${status} ${code}: may pass later`);
+  }
 });

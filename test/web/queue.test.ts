@@ -112,15 +112,15 @@ t.test('settle gives up on a service busy for too long, or too often', async (t)
   const rules = { maxBusyRetries: 2, maxWaitSeconds: 60, maxKeyTries: 3 };
   const ctx = context();
   const result = await settle(script([busy, busy, busy]).send, ctx, rules);
-  t.same(result, { ok: false, message: 'The service is busy. (still busy after 2 retries)' });
+  t.same(result, { ok: false, message: 'The service is busy. (still busy after 2 retries)', retry: true });
   t.same(ctx.slept, [1000, 1000]);
   const long = await settle(script<string>([{ ...busy, retryAfterSeconds: 61 }]).send, context(), rules);
-  t.same(long, { ok: false, message: 'The service is busy.' }, 'a wait longer than the rules allow is not taken');
+  t.same(long, { ok: false, message: 'The service is busy.', retry: true }, 'a wait longer than the rules allow is not taken');
 });
 
 t.test('any other failure ends at once with its message', async (t) => {
   const ctx = context();
-  t.same(await settle(script<string>([{ kind: 'failed', message: 'No subject.' }]).send, ctx), { ok: false, message: 'No subject.' });
+  t.same(await settle(script<string>([{ kind: 'failed', message: 'No subject.', retry: false }]).send, ctx), { ok: false, message: 'No subject.', retry: false });
   t.same(ctx.slept, []);
 });
 
@@ -144,7 +144,7 @@ t.test('a person who declines the key ends the request with the 401 message', as
   const store = memoryStore('wrong-key');
   const keys = new KeyGate(store, async () => null);
   const sender = script<string>([{ kind: 'unauthorized', message: 'The API key is not valid.' }]);
-  t.same(await settle(sender.send, context(keys)), { ok: false, message: 'The API key is not valid.' });
+  t.same(await settle(sender.send, context(keys)), { ok: false, message: 'The API key is not valid.', retry: true });
   t.same(sender.keys, ['wrong-key']);
 });
 
@@ -153,7 +153,7 @@ t.test('settle stops after too many refused keys', async (t) => {
   const keys = new KeyGate(memoryStore(), async () => `key-${++n}`);
   const refused: Sent<string> = { kind: 'unauthorized', message: 'The API key is not valid.' };
   const sender = script([refused, refused, refused]);
-  t.same(await settle(sender.send, context(keys), { maxBusyRetries: 5, maxWaitSeconds: 60, maxKeyTries: 2 }), { ok: false, message: 'The API key is not valid.' });
+  t.same(await settle(sender.send, context(keys), { maxBusyRetries: 5, maxWaitSeconds: 60, maxKeyTries: 2 }), { ok: false, message: 'The API key is not valid.', retry: true });
   t.same(sender.keys, [null, 'key-1', 'key-2']);
 });
 

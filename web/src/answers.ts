@@ -5,7 +5,8 @@ export type Verdict =
   | { kind: 'ok' }
   | { kind: 'busy'; retryAfterSeconds: number; message: string }
   | { kind: 'unauthorized'; message: string }
-  | { kind: 'failed'; message: string };
+  /** `retry`: whether sending the same image with the same options again could succeed. */
+  | { kind: 'failed'; message: string; retry: boolean };
 
 /**
  * Retry-After as seconds from now: delta-seconds, or an HTTP date. Null when absent or unreadable
@@ -51,7 +52,7 @@ export interface Answer {
 
 export function judge(answer: Answer, nowMs: number): Verdict {
   if (answer.status >= 200 && answer.status < 300) return { kind: 'ok' };
-  if (answer.status === 0) return { kind: 'failed', message: 'Could not reach the service: check the connection and try again.' };
+  if (answer.status === 0) return { kind: 'failed', message: 'Could not reach the service: check the connection and try again.', retry: true };
   const error = errorBodyMessage(answer.body);
   const message = error ? sentence(error.message) : `The service answered ${answer.status} without an explanation.`;
   if (answer.status === 401) return { kind: 'unauthorized', message };
@@ -59,5 +60,14 @@ export function judge(answer: Answer, nowMs: number): Verdict {
     const seconds = retryAfterSeconds(answer.retryAfter, nowMs);
     if (seconds !== null) return { kind: 'busy', retryAfterSeconds: seconds, message };
   }
-  return { kind: 'failed', message };
+  return { kind: 'failed', message, retry: mayPassLater(answer.status) };
+}
+
+/**
+ * Whether a refusal may not happen again: the service's own trouble (5xx), a timeout, a rate limit.
+ * Any other 4xx is about the image or the options (not an image, too large, no subject, a bad
+ * address), which the same request would meet again.
+ */
+function mayPassLater(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }

@@ -385,7 +385,7 @@ function process(card: Card): void {
   const options = { ...card.options };
   const problem = optionsProblem(options);
   if (problem) {
-    fail(card, problem);
+    fail(card, problem, false);
     return;
   }
   card.sent = options;
@@ -406,17 +406,19 @@ function process(card: Card): void {
       (settled) => {
         if (signal.aborted) return;
         if (settled.ok) showResult(card, settled.value);
-        else fail(card, settled.message);
+        else fail(card, settled.message, settled.retry);
       },
       (error: unknown) => {
         if (signal.aborted) return;
-        fail(card, `Something went wrong in the page: ${error instanceof Error ? error.message : String(error)}`);
+        fail(card, `Something went wrong in the page: ${error instanceof Error ? error.message : String(error)}`, true);
       },
     );
 }
 
-function fail(card: Card, message: string): void {
+/** `retry`: whether to offer "Try again" (not for a file that is not an image, say: it would fail the same way). */
+function fail(card: Card, message: string, retry: boolean): void {
   setState(card, 'failed', message);
+  card.parts.retry.hidden = !retry;
   announce(`${card.name}: ${message}`);
 }
 
@@ -486,7 +488,7 @@ function send(card: Card, options: CutoutOptions, key: string | null, signal: Ab
       );
     });
     xhr.addEventListener('error', () => resolve(judge({ status: 0, retryAfter: null, body: '' }, Date.now()) as Sent<Result>));
-    xhr.addEventListener('timeout', () => resolve({ kind: 'failed', message: 'The service took too long to answer.' }));
+    xhr.addEventListener('timeout', () => resolve({ kind: 'failed', message: 'The service took too long to answer.', retry: true }));
     xhr.addEventListener('abort', () => reject(signal.reason));
     signal.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(body);

@@ -60,7 +60,8 @@ export class JobQueue {
 /** One try's outcome: the value, or why there is none. */
 export type Sent<T> = { kind: 'ok'; value: T } | Exclude<Verdict, { kind: 'ok' }>;
 
-export type Settled<T> = { ok: true; value: T } | { ok: false; message: string };
+/** A failure says whether trying again (the same image, the same options) could succeed. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; message: string; retry: boolean };
 
 export interface RetryRules {
   /** Times a busy service is asked again before the card gives up. */
@@ -100,21 +101,21 @@ export async function settle<T>(
       case 'ok':
         return { ok: true, value: sent.value };
       case 'failed':
-        return { ok: false, message: sent.message };
+        return { ok: false, message: sent.message, retry: sent.retry };
       case 'busy': {
-        if (busyRetries >= rules.maxBusyRetries) return { ok: false, message: `${sent.message} (still busy after ${busyRetries} retries)` };
-        if (sent.retryAfterSeconds > rules.maxWaitSeconds) return { ok: false, message: sent.message };
+        if (busyRetries >= rules.maxBusyRetries) return { ok: false, message: `${sent.message} (still busy after ${busyRetries} retries)`, retry: true };
+        if (sent.retryAfterSeconds > rules.maxWaitSeconds) return { ok: false, message: sent.message, retry: true };
         busyRetries++;
         context.onBusy?.(sent.retryAfterSeconds, busyRetries);
         await context.sleep(sent.retryAfterSeconds * 1000, context.signal);
         break;
       }
       case 'unauthorized': {
-        if (keyTries >= rules.maxKeyTries) return { ok: false, message: sent.message };
+        if (keyTries >= rules.maxKeyTries) return { ok: false, message: sent.message, retry: true };
         keyTries++;
         context.onKeyNeeded?.();
         const next = await context.keys.next(key, sent.message);
-        if (next === null) return { ok: false, message: sent.message };
+        if (next === null) return { ok: false, message: sent.message, retry: true };
         break;
       }
     }
