@@ -3,6 +3,7 @@
 // its message with no code of its own).
 import t from 'tap';
 import { Type } from 'typebox';
+import Value from 'typebox/value';
 import { RemoveBackgroundBody } from '../src/routes/remove-background.js';
 import { describe, expecting, findProblem } from '../src/validation.js';
 
@@ -101,12 +102,13 @@ t.test('a field added to the option schema gets its message with no code of its 
   const Extended = Type.Object(
     {
       ...RemoveBackgroundBody.properties,
-      shadow_opacity: Type.Number({ minimum: 0, maximum: 1, default: 0.4 }),
-      position: Type.Union([Type.Literal('center'), Type.Literal('top'), Type.Literal('bottom')], { default: 'center' }),
+      future_strength: Type.Number({ minimum: 0, maximum: 1, default: 0.4 }),
+      future_side: Type.Union([Type.Literal('center'), Type.Literal('top'), Type.Literal('bottom')], { default: 'center' }),
     },
     { additionalProperties: false },
   );
-  const body = { image_url: 'https://example.com/a.jpg', crop: true, margin: 0, subject: 'largest', channels: 'rgba', format: 'png', quality: 90, background: 'transparent', refine: true, accuracy: 'standard' };
-  t.same(findProblem(Extended, { ...body, shadow_opacity: 2, position: 'center' }), { code: 'invalid_request', message: 'shadow_opacity must be a number from 0 to 1 (got 2)' });
-  t.same(findProblem(Extended, { ...body, shadow_opacity: 0.5, position: 'left' }), { code: 'invalid_request', message: 'position must be one of center, top, bottom (got "left")' });
+  // A valid body, every default filled in, so the only problem is the one each case adds.
+  const body = Value.Default(Extended, { image_url: 'https://example.com/a.jpg' }) as Record<string, unknown>;
+  t.same(findProblem(Extended, { ...body, future_strength: 2, future_side: 'center' }), { code: 'invalid_request', message: 'future_strength must be a number from 0 to 1 (got 2)' });
+  t.same(findProblem(Extended, { ...body, future_strength: 0.5, future_side: 'left' }), { code: 'invalid_request', message: 'future_side must be one of center, top, bottom (got "left")' });
 });
