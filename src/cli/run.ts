@@ -116,15 +116,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
   const needsDownloader = inputs.some((input) => input.kind === 'url') || (options.background.kind === 'url' && !options.background.url.startsWith('file:'));
   const downloader = needsDownloader
-    ? new Downloader({
-        maxBytes: config.MAX_DOWNLOAD_BYTES,
-        timeoutMs: config.FETCH_TIMEOUT_MS,
-        connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
-        headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-        maxRedirects: config.MAX_REDIRECTS,
-        allowedHosts: config.ALLOWED_HOSTS,
-        allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
-      })
+    ? Downloader.fromConfig(config)
     : undefined;
   const loading = Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS, arena: config.INFERENCE_ARENA });
   loading.catch(() => {}); // awaited below, after the background

@@ -6,6 +6,7 @@
 // (a Content-Length can lie or be missing) and gives the whole download one deadline on top of the
 // connect and headers timeouts (a source sending a byte a second never trips an idle timeout).
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { Config } from '../config.js';
 import { ServiceError } from '../errors.js';
 import { ForbiddenAddressError, guardedConnector, type GuardOptions } from './guarded-connector.js';
 
@@ -83,6 +84,19 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 
 export class Downloader {
   private readonly dispatcher: Dispatcher;
+
+  /** The downloader the settings describe (the service's and the command line's). */
+  static fromConfig(config: Config): Downloader {
+    return new Downloader({
+      maxBytes: config.MAX_DOWNLOAD_BYTES,
+      timeoutMs: config.FETCH_TIMEOUT_MS,
+      connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+      maxRedirects: config.MAX_REDIRECTS,
+      allowedHosts: config.ALLOWED_HOSTS,
+      allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
+    });
+  }
 
   /** `dispatcher` replaces the guarded agent (tests pass undici's MockAgent). */
   constructor(

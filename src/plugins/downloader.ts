@@ -11,15 +11,7 @@ declare module 'fastify' {
 export default fp(
   async (app) => {
     const { config } = app;
-    const downloader = new Downloader({
-      maxBytes: config.MAX_DOWNLOAD_BYTES,
-      timeoutMs: config.FETCH_TIMEOUT_MS,
-      connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
-      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-      maxRedirects: config.MAX_REDIRECTS,
-      allowedHosts: config.ALLOWED_HOSTS,
-      allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
-    });
+    const downloader = Downloader.fromConfig(config);
     app.decorate('downloader', downloader);
     app.addHook('onClose', () => downloader.close());
   },
