@@ -82,7 +82,8 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
 }
 
-t.test('drop three images, download one, recolour, download all as a ZIP', { skip }, async (t) => {
+/** The app on a free loopback port and a browser page, with the console errors the page logs. */
+async function servePage(t: Test) {
   const app = await buildTestApp(t);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -92,6 +93,11 @@ t.test('drop three images, download one, recolour, download all as a ZIP', { ski
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());
   });
+  return { app, origin, context, page, consoleErrors };
+}
+
+t.test('drop three images, download one, recolour, download all as a ZIP', { skip }, async (t) => {
+  const { origin, page, consoleErrors } = await servePage(t);
   page.on('pageerror', (error) => consoleErrors.push(error.message));
 
   const started = Date.now();
@@ -217,15 +223,7 @@ t.test('asks for the API key once, keeps it for the session, and waits out a bus
 });
 
 t.test('the Marketplace preset makes a 2000 x 2000 JPEG on pure white, the product filling 85 %', { skip }, async (t) => {
-  const app = await buildTestApp(t);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const context = await openBrowser(t);
-  const page = await context.newPage();
-  const consoleErrors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
-  });
+  const { origin, page, consoleErrors } = await servePage(t);
   await page.goto(`${origin}/`);
   await page.waitForSelector('#batch-options .options');
   await page.click('#batch-options .marketplace');
