@@ -53,12 +53,14 @@ WORKDIR /app
 # src/config.ts (a test keeps them equal), read by glibc and libuv at process start:
 # GLIBC_TUNABLES gives large allocations transparent huge pages, so onnxruntime, which allocates
 # its buffers afresh for every inference (its arena is off to keep ~450 MB less resident), does not
-# pay a page fault per 4 kB; MALLOC_ARENA_MAX limits glibc's arenas, against fragmentation across
+# pay a page fault per 4 kB, and gives every allocation of 1 MiB or more a mapping of its own,
+# returned when freed (glibc would otherwise move that line up to 32 MiB and keep the heaps it
+# grew); MALLOC_ARENA_MAX limits glibc's arenas, against fragmentation across
 # threads; UV_THREADPOOL_SIZE sizes the libuv pool that runs sharp's jobs, one thread per core.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576 \
     MALLOC_ARENA_MAX=2 \
     UV_THREADPOOL_SIZE=2
 

@@ -332,7 +332,7 @@ class Batch {
       const bytes = await timer.time('fetch', () => this.read(source, job));
       const maxPixels = this.config.MAX_INPUT_PIXELS;
       const header = await timer.time('decode', () => readHeader(bytes, { maxPixels }));
-      const context = { segmenter: this.segmenter, maxPixels, pngCompressionLevel: this.config.PNG_COMPRESSION_LEVEL, timer, header };
+      const context = { segmenter: this.segmenter, maxPixels, pngCompressionLevel: this.config.PNG_COMPRESSION_LEVEL, decodeAlongsideMaxPixels: this.config.DECODE_ALONGSIDE_MAX_PIXELS, timer, header };
       const result = await ticket.run(
         () => {
           started = true;

@@ -26,7 +26,7 @@
 // the residual shared by the alpha) took off a fifth of the tint where this takes off two thirds
 // (README, Quality).
 import type { Box } from './compose.js';
-import type { DecodedImage } from './decode.js';
+import { pixelWords, type DecodedImage } from './decode.js';
 import { MODEL_SIZE } from './preprocess.js';
 
 export interface ForegroundOptions {
@@ -200,12 +200,13 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
   // One pass over the region: each cell sums its opaque pixels' colours and its clear pixels' (on
   // every other row: a mean needs no more), and notes whether it holds a soft pixel (on every row,
   // so no strand of hair is missed).
+  const words = pixelWords(pixels);
   for (let y = 0; y < region.height; y++) {
     const row = (y >> shift) * gridWidth;
-    let p = ((region.top + y) * width + region.left) * 4;
+    let q = (region.top + y) * width + region.left;
     if ((y & 1) === 1) {
-      for (let x = 0; x < region.width; x++, p += 4) {
-        const a = pixels[p + 3]!;
+      for (let x = 0; x < region.width; x++, q++) {
+        const a = words[q]! >>> 24;
         if (a !== 0 && a !== 255) soft[row + (x >> shift)] = 1;
       }
       continue;
@@ -213,17 +214,18 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
     for (let cx = 0, x = 0; cx < gridWidth; cx++) {
       const end = Math.min(region.width, x + side);
       let fr = 0, fg = 0, fb = 0, fn = 0, br = 0, bg = 0, bb = 0, bn = 0, mixed = 0;
-      for (; x < end; x++, p += 4) {
-        const a = pixels[p + 3]!;
+      for (; x < end; x++, q++) {
+        const v = words[q]!;
+        const a = v >>> 24;
         if (a === 255) {
-          fr += pixels[p]!;
-          fg += pixels[p + 1]!;
-          fb += pixels[p + 2]!;
+          fr += v & 255;
+          fg += (v >>> 8) & 255;
+          fb += (v >>> 16) & 255;
           fn++;
         } else if (a === 0) {
-          br += pixels[p]!;
-          bg += pixels[p + 1]!;
-          bb += pixels[p + 2]!;
+          br += v & 255;
+          bg += (v >>> 8) & 255;
+          bb += (v >>> 16) & 255;
           bn++;
         } else {
           mixed = 1;
@@ -282,25 +284,54 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
   // towards the subject's (t, 0..1), and the background's share taken out: I + (1 - t)(F - B). A
   // colour at or beyond the subject's (t = 1) is kept as it is; so is any where subject and
   // background look alike.
-  const base = levels[0]!;
+  const base = levels[0]!.cells;
   const scale = 1 / side;
   const minSpread = separation * separation;
+  // The base level blended down to the pixel row at hand (the subject's and the background's RGB,
+  // 6 floats a cell), for the cells that row needs: each pixel then blends only across.
+  const blended = new Float32Array(gridWidth * 6);
+  const blendedRow = new Int32Array(gridWidth).fill(-1);
   let rewritten = 0;
   for (let y = 0; y < region.height; y++) {
     const row = (y >> shift) * gridWidth;
     const fy = (y + 0.5) * scale - 0.5;
+    const y0 = Math.floor(fy);
+    const ty = fy - y0;
+    const above = (y0 < 0 ? 0 : y0) * gridWidth * CELL;
+    const below = (y0 + 1 >= gridHeight ? gridHeight - 1 : y0 + 1) * gridWidth * CELL;
     for (let cx = 0; cx < gridWidth; cx++) {
       if (near[row + cx] === 0) continue;
+      // Its pixels blend between this cell and the one either side.
+      for (let c = cx > 0 ? cx - 1 : 0, last = cx + 1 < gridWidth ? cx + 1 : cx; c <= last; c++) {
+        if (blendedRow[c] === y) continue;
+        blendedRow[c] = y;
+        const a = above + c * CELL, b = below + c * CELL, q = c * 6;
+        blended[q] = base[a]! + (base[b]! - base[a]!) * ty;
+        blended[q + 1] = base[a + 1]! + (base[b + 1]! - base[a + 1]!) * ty;
+        blended[q + 2] = base[a + 2]! + (base[b + 2]! - base[a + 2]!) * ty;
+        blended[q + 3] = base[a + 4]! + (base[b + 4]! - base[a + 4]!) * ty;
+        blended[q + 4] = base[a + 5]! + (base[b + 5]! - base[a + 5]!) * ty;
+        blended[q + 5] = base[a + 6]! + (base[b + 6]! - base[a + 6]!) * ty;
+      }
       const end = Math.min(region.width, (cx + 1) * side);
       let p = ((region.top + y) * width + region.left + cx * side) * 4;
       for (let x = cx * side; x < end; x++, p += 4) {
         if (pixels[p + 3] === 0) continue;
-        sample(base, (x + 0.5) * scale - 0.5, fy, scratch);
-        const dr = scratch[0]! - scratch[4]!, dg = scratch[1]! - scratch[5]!, db = scratch[2]! - scratch[6]!;
+        const fx = (x + 0.5) * scale - 0.5;
+        const x0 = Math.floor(fx);
+        const tx = fx - x0;
+        const qa = (x0 < 0 ? 0 : x0) * 6;
+        const qb = (x0 + 1 >= gridWidth ? gridWidth - 1 : x0 + 1) * 6;
+        const br = blended[qa + 3]! + (blended[qb + 3]! - blended[qa + 3]!) * tx;
+        const bg = blended[qa + 4]! + (blended[qb + 4]! - blended[qa + 4]!) * tx;
+        const bb = blended[qa + 5]! + (blended[qb + 5]! - blended[qa + 5]!) * tx;
+        const dr = blended[qa]! + (blended[qb]! - blended[qa]!) * tx - br;
+        const dg = blended[qa + 1]! + (blended[qb + 1]! - blended[qa + 1]!) * tx - bg;
+        const db = blended[qa + 2]! + (blended[qb + 2]! - blended[qa + 2]!) * tx - bb;
         const spread = dr * dr + dg * dg + db * db;
         if (spread < minSpread) continue;
         const r = pixels[p]!, g = pixels[p + 1]!, b = pixels[p + 2]!;
-        const t = ((r - scratch[4]!) * dr + (g - scratch[5]!) * dg + (b - scratch[6]!) * db) / spread;
+        const t = ((r - br) * dr + (g - bg) * dg + (b - bb) * db) / spread;
         if (t >= 1) continue;
         const share = t <= 0 ? 1 : 1 - t;
         pixels[p] = clampByte(r + share * dr);

@@ -113,6 +113,11 @@ export interface PipelineContext {
   header?: ImageHeader;
   /** The largest canvas (width x height) a request may ask for; unset, no limit. */
   maxCanvasPixels?: number;
+  /**
+   * JPEGs of up to this many pixels are decoded at full size while the model runs; larger ones
+   * after it, when the inference's buffers are freed. Unset: LARGE_IMAGE_PIXELS.
+   */
+  decodeAlongsideMaxPixels?: number;
 }
 
 /** `map` averaged, in place, with the model's map of the mirrored image, mirrored back. */
@@ -140,8 +145,9 @@ export async function removeBackground(
   const header = context.header ?? (await timer.time('decode', () => readHeader(bytes, limits)));
   const roi = options.roi && roiBox(options.roi, header.width, header.height);
   // For JPEG the model's input is decoded small straight from the bytes, and the full-resolution
-  // decode runs alongside the inference rather than before it; a large image waits instead.
-  const overlap = decodesSmall(header) && !isLargeImage(header);
+  // decode runs alongside the inference rather than before it, up to a size; a larger image waits
+  // instead, so its pixels never share memory with the inference's buffers.
+  const overlap = decodesSmall(header) && header.width * header.height <= Math.min(context.decodeAlongsideMaxPixels ?? LARGE_IMAGE_PIXELS, LARGE_IMAGE_PIXELS);
   const decode = () => {
     const decoding = decodePixels(bytes, header, limits);
     decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile

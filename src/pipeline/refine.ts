@@ -18,7 +18,7 @@
 // more pixels per grid cell along their long side: below that the grid already resolves what the
 // image shows, and the filter measured worse on the dev set (README, Quality).
 import { ALPHA_FLOOR, type Box } from './compose.js';
-import type { DecodedImage } from './decode.js';
+import { pixelWords, type DecodedImage } from './decode.js';
 import { MODEL_SIZE } from './preprocess.js';
 
 /** The calibration's levels, on the 0..1 scale of the normalised map (README, Quality). */
@@ -67,17 +67,23 @@ export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, 
   const h = Math.ceil(region.height / step);
   const n = w * h;
 
-  // Block means of the luma (0..1) at the working resolution, summed a block of `step` pixels at a
-  // time along each row.
+  // Block means of the luma (0..1) at the working resolution: each channel summed (in integers, a
+  // whole pixel read at a time) over a block of `step` pixels along each row, weighted once per block.
   const guide = new Float32Array(n);
+  const words = pixelWords(pixels);
   for (let y = 0; y < region.height; y++) {
     const row = ((y / step) | 0) * w;
-    let p = ((region.top + y) * width + region.left) * 4;
+    let q = (region.top + y) * width + region.left;
     for (let j = 0, x = 0; j < w; j++) {
       const end = Math.min(region.width, x + step);
-      let luma = 0;
-      for (; x < end; x++, p += 4) luma += 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
-      guide[row + j]! += luma;
+      let red = 0, green = 0, blue = 0;
+      for (; x < end; x++, q++) {
+        const v = words[q]!;
+        red += v & 255;
+        green += (v >>> 8) & 255;
+        blue += (v >>> 16) & 255;
+      }
+      guide[row + j]! += 0.299 * red + 0.587 * green + 0.114 * blue;
     }
   }
   for (let y = 0; y < h; y++) {
@@ -178,7 +184,8 @@ export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, 
       }
       for (let x = start, p = base + start * 4; x < end; x++, p += 4) {
         const tx = columnT[x]!;
-        const luma = 0.299 * pixels[p]! + 0.587 * pixels[p + 1]! + 0.114 * pixels[p + 2]!;
+        const v = words[p >> 2]!;
+        const luma = 0.299 * (v & 255) + 0.587 * ((v >>> 8) & 255) + 0.114 * ((v >>> 16) & 255);
         const value = Math.round((a0 + (a1 - a0) * tx) * luma + b0 + (b1 - b0) * tx);
         if (value <= ALPHA_FLOOR) {
           pixels[p + 3] = 0;

@@ -25,6 +25,7 @@ export async function cutOut(
     maxPixels,
     pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL,
     maxCanvasPixels: app.config.MAX_CANVAS_PIXELS,
+    decodeAlongsideMaxPixels: app.config.DECODE_ALONGSIDE_MAX_PIXELS,
     timer,
     signal,
     header,

@@ -15,6 +15,7 @@ import {
   runtimeVariables,
   settingNames,
 } from '../helpers/deploy.js';
+import { MEMORY_512_ENV } from '../helpers/deploy.js';
 
 interface Probe {
   httpGet: { path: string; port: string | number };
@@ -165,4 +166,21 @@ t.test('the shared-results overlay puts /remove-bg results on one ReadWriteMany 
   const mounted = (container as unknown as { volumeMounts: { name: string; mountPath: string }[] }).volumeMounts.find((mount) => mount.name === volume.name);
   t.ok(mounted, `the base mounts a volume named ${volume.name}`);
   t.match(mounted?.mountPath, /processed_images$/, 'at STORAGE_DIR');
+});
+
+t.test('the 512 MiB overlay: the base container with half the memory and the settings the memory test uses', async (t) => {
+  const overlay = path.join('deploy', 'kubernetes-512mb');
+  const [kustomization] = readYaml(overlay, 'kustomization.yaml') as [{ resources: string[]; patches: { path: string }[] }];
+  t.ok(kustomization.resources.includes('../kubernetes'), 'built on the base');
+  const [patch] = readYaml(overlay, kustomization.patches[0]!.path) as [
+    { metadata: { name: string }; spec: { template: { spec: { containers: Pick<Container, 'name' | 'env' | 'resources'>[] } } } },
+  ];
+  t.equal(patch.metadata.name, deployment.metadata.name, 'patches the base deployment');
+  const patched = patch.spec.template.spec.containers[0]!;
+  t.equal(patched.name, container.name, 'the base container, by name');
+  t.equal(patched.resources.limits.memory, '512Mi');
+  t.equal(patched.resources.requests.memory, '512Mi');
+  const env = Object.fromEntries((patched.env ?? []).map(({ name, value }) => [name, value]));
+  t.same(env, MEMORY_512_ENV, 'the settings test/deploy/memory.test.ts measures under 512 MiB');
+  t.doesNotThrow(() => loadConfig(env));
 });

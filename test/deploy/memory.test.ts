@@ -1,9 +1,12 @@
 // The service as the container runs it: the Dockerfile's environment and command, under a bounded
-// load of 12-megapixel images; its peak resident memory must leave room in a 1 GiB container.
+// load of 12-megapixel images; its peak resident memory must leave room in a 1 GiB container. And
+// the 512 MiB deployments' settings under the same load, in a memory cgroup of 512 MiB, as the
+// container's limit: nothing killed, every request answered.
 import { request } from 'undici';
 import t from 'tap';
 import { sceneImage } from '../helpers/images.js';
-import { dockerEnv, dockerStages, parseDockerfile, readProjectFile } from '../helpers/deploy.js';
+import { dockerEnv, dockerStages, MEMORY_512_ENV, parseDockerfile, readProjectFile } from '../helpers/deploy.js';
+import { createMemoryCgroup } from '../helpers/memory-cgroup.js';
 import { startServerProcess, waitForOk } from '../helpers/server-process.js';
 import { startSourceServer } from '../helpers/source-server.js';
 
@@ -13,27 +16,29 @@ const CONCURRENCY = 4;
 
 t.setTimeout(300_000);
 
-t.test(`${REQUESTS} requests of 12 MP at concurrency ${CONCURRENCY} stay well under ${LIMIT_MB} MiB`, async (t) => {
-  // The image's environment, but on 127.0.0.1 and the free port the helper picks.
-  const { PORT: _port, HOST: _host, ...env } = dockerEnv(dockerStages(parseDockerfile(readProjectFile('Dockerfile'))).at(-1)!);
-  // A photo-sized scene: 4243x2829 (12 MP) with a large subject, so the cutout is large too.
+/** The Dockerfile's environment, on 127.0.0.1 and the free port the helper picks. */
+const { PORT: _port, HOST: _host, ...dockerfileEnv } = dockerEnv(dockerStages(parseDockerfile(readProjectFile('Dockerfile'))).at(-1)!);
+
+/** A photo-sized scene: 4243x2829 (12 MP) with a large subject, so the cutout is large too. */
+async function twelveMegapixels(t: Parameters<typeof startSourceServer>[0]) {
   const width = 4243;
   const height = 2829;
   const image = await sceneImage(width, height, [{ kind: 'circle', x: width / 2, y: height / 2, r: height * 0.4, fill: '#b03020' }], 'jpeg', '#e8e4dc');
   const source = await startSourceServer(t, { '/12mp.jpg': image });
-  const server = await startServerProcess(t, { ...env, LOG_LEVEL: 'warn' });
-  await waitForOk(`${server.origin}/ready`);
-  const idle = server.memory();
+  return source.url('/12mp.jpg');
+}
 
+/** REQUESTS requests of the image at CONCURRENCY; how many succeeded. */
+async function load(origin: string, imageUrl: string): Promise<number> {
   let sent = 0;
   let ok = 0;
   const worker = async () => {
     while (sent < REQUESTS) {
       sent++;
-      const response = await request(`${server.origin}/remove-background`, {
+      const response = await request(`${origin}/remove-background`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ image_url: source.url('/12mp.jpg') }),
+        body: JSON.stringify({ image_url: imageUrl }),
         headersTimeout: 60_000,
         bodyTimeout: 60_000,
       });
@@ -42,12 +47,55 @@ t.test(`${REQUESTS} requests of 12 MP at concurrency ${CONCURRENCY} stay well un
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return ok;
+}
+
+t.test(`${REQUESTS} requests of 12 MP at concurrency ${CONCURRENCY} stay well under ${LIMIT_MB} MiB`, async (t) => {
+  const imageUrl = await twelveMegapixels(t);
+  const server = await startServerProcess(t, { ...dockerfileEnv, LOG_LEVEL: 'warn' });
+  await waitForOk(`${server.origin}/ready`);
+  const idle = server.memory();
+  const ok = await load(server.origin, imageUrl);
   const after = server.memory();
 
   t.equal(ok, REQUESTS, 'every request succeeded');
   t.comment(
-    `with the Dockerfile's environment (${Object.entries(env).map(([name, value]) => `${name}=${value}`).join(' ')}): ` +
+    `with the Dockerfile's environment (${Object.entries(dockerfileEnv).map(([name, value]) => `${name}=${value}`).join(' ')}): ` +
       `idle ${idle.rssMb.toFixed(0)} MiB resident; peak ${after.peakMb.toFixed(0)} MiB under ${REQUESTS} requests of 12 MP at concurrency ${CONCURRENCY}`,
   );
   t.ok(after.peakMb < LIMIT_MB * 0.75, `peak ${after.peakMb.toFixed(0)} MiB leaves a quarter of ${LIMIT_MB} MiB free`);
 });
+
+const SMALL_LIMIT_MB = 512;
+
+const cgroup = createMemoryCgroup('bg-removal-memory-test', SMALL_LIMIT_MB);
+t.teardown(() => typeof cgroup !== 'string' && cgroup.remove());
+
+t.test(
+  `the 512 MiB settings: ${REQUESTS} requests of 12 MP at concurrency ${CONCURRENCY} in a ${SMALL_LIMIT_MB} MiB memory cgroup`,
+  { skip: typeof cgroup === 'string' ? `a memory limit needs a cgroup: ${cgroup}` : false },
+  async (t) => {
+    if (typeof cgroup === 'string') return;
+    const imageUrl = await twelveMegapixels(t);
+    const env = { ...dockerfileEnv, ...MEMORY_512_ENV, LOG_LEVEL: 'warn' };
+    const server = await startServerProcess(t, env, { cgroup: cgroup.path });
+    // The cgroup can be removed only once the process in it has gone.
+    t.teardown(async () => {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+      await server.exited;
+    });
+    await waitForOk(`${server.origin}/ready`);
+    const ok = await load(server.origin, imageUrl);
+    const after = server.memory();
+
+    t.equal(ok, REQUESTS, 'every request succeeded');
+    t.equal(server.child.exitCode, null, 'the service is still running');
+    t.equal(cgroup.oomKills(), 0, 'nothing was killed for memory');
+    t.comment(
+      `${Object.entries(MEMORY_512_ENV).map(([name, value]) => `${name}=${value}`).join(' ')} in ${SMALL_LIMIT_MB} MiB: ` +
+        `peak ${cgroup.peakMb().toFixed(0)} MiB charged to the cgroup (the kernel's count, page cache included), ` +
+        `VmHWM ${after.peakMb.toFixed(0)} MiB, limit reached ${cgroup.failures()} times`,
+    );
+    t.ok(cgroup.peakMb() < SMALL_LIMIT_MB * 0.9, `peak ${cgroup.peakMb().toFixed(0)} MiB charged leaves a tenth of ${SMALL_LIMIT_MB} MiB free`);
+  },
+);

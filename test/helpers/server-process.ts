@@ -37,9 +37,15 @@ async function freePort(): Promise<number> {
  * Starts the server and resolves once it listens (not yet once it is ready: see waitForOk).
  * `npmStart`: through `npm start`, as a developer would, instead of node itself.
  */
-export async function startServerProcess(t: Teardown, env: Record<string, string> = {}, { npmStart = false } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  t: Teardown,
+  env: Record<string, string> = {},
+  { npmStart = false, cgroup }: { npmStart?: boolean; /** A cgroup v1 folder the process joins before node starts (see memory-cgroup.ts). */ cgroup?: string } = {},
+): Promise<ServerProcess> {
   const port = await freePort();
-  const [command, args] = npmStart ? ['npm', ['start', '--silent']] : [process.execPath, [path.join(projectRoot, 'dist', 'src', 'server.js')]];
+  let [command, args] = npmStart ? ['npm', ['start', '--silent']] : [process.execPath, [path.join(projectRoot, 'dist', 'src', 'server.js')]];
+  // Joining before exec, so every page the service touches is charged to the cgroup.
+  if (cgroup) [command, args] = ['/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, command, ...args]];
   const child = spawn(command, args, {
     cwd: projectRoot,
     env: { ...process.env, ...RUNTIME_ENV, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ALLOW_PRIVATE_NETWORKS: 'true', ...env },

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import t from 'tap';
-import { ACCEPTED_FORMATS, decodeImage, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, sniffFormat } from '../../src/pipeline/decode.js';
+import { ACCEPTED_FORMATS, decodeImage, decodesSmall, modelPixels, pixelWords, modelPixelsFromBytes, readHeader, sniffFormat } from '../../src/pipeline/decode.js';
 import { MODEL_SIZE } from '../../src/pipeline/preprocess.js';
 
 const limits = { maxPixels: 50_000_000 };
@@ -107,4 +107,19 @@ t.test('an AVIF is sized from its own ispe box: a claimed 2^31 - 1 px width is r
   await t.rejects(readHeader(claim(0x7fffffff, 64), { maxPixels: 50e6 }), { code: 'too_many_pixels', message: /2147483647x64/ });
   await t.rejects(readHeader(claim(10_000, 10_000), { maxPixels: 50e6 }), { code: 'too_many_pixels', message: /10000x10000/ });
   await t.rejects(readHeader(claim(0xffffffff, 64), { maxPixels: 50e6 }), { code: 'image_decode_failed' });
+});
+
+t.test('pixelWords: one little-endian word a pixel, a view of the same memory when aligned, a copy when not', async (t) => {
+  const pixels = Buffer.from([1, 2, 3, 4, 250, 251, 252, 253]);
+  const words = pixelWords(pixels);
+  t.equal(words.length, 2);
+  t.equal(words[0], 0x04030201, 'red in the low byte, alpha in the high one');
+  t.equal(words[1]! >>> 24, 253);
+  pixels[0] = 9;
+  t.equal(words[0]! & 255, 9, 'aligned: a view');
+  const backing = Buffer.alloc(9);
+  const unaligned = backing.subarray(1);
+  unaligned.set([5, 6, 7, 8, 1, 1, 1, 1]);
+  const copied = pixelWords(unaligned);
+  t.equal(copied[0], 0x08070605, 'unaligned: the same words, copied');
 });
