@@ -10,6 +10,7 @@ import { Downloader } from '../fetch/download.js';
 import type { RequestedBackground } from '../options.js';
 import { aboutBackground } from '../pipeline/background.js';
 import { isLargeImage, readHeader, removeBackground, type Background } from '../pipeline/index.js';
+import { RowPool } from '../pipeline/row-pool.js';
 import { ModelLoadError, Segmenter } from '../pipeline/segment.js';
 import { StageTimer } from '../pipeline/timings.js';
 import { warmUp } from '../pipeline/warm-up.js';
@@ -178,6 +179,8 @@ class Batch {
   private readonly extension: string;
   private seq = 0;
   private interrupted = false;
+  /** The worker for the full-resolution passes' second half (ROW_WORKER), started with the batch. */
+  private rows: RowPool | undefined;
 
   constructor(
     private readonly line: CommandLine,
@@ -209,10 +212,11 @@ class Batch {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    this.rows = this.config.ROW_WORKER ? RowPool.start() : undefined;
     try {
       await this.plan();
       if (this.line.watch && !this.stop.signal.aborted) {
-        await warmUp(this.segmenter); // the first file to arrive does not pay for it
+        await warmUp(this.segmenter, this.rows); // the first file to arrive does not pay for it
         const folders = this.inputs.flatMap((input) => (input.kind === 'folder' ? [input.path] : []));
         this.progress.note(`watching ${folders.join(', ')} for new images; Ctrl+C stops`);
       } else this.jobs.close();
@@ -221,6 +225,7 @@ class Batch {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       for (const watcher of this.watchers) watcher.close();
+      await this.rows?.close();
     }
     const seconds = (performance.now() - started) / 1000;
     const entries = this.entries.sort((a, b) => a.seq - b.seq).map(({ entry }) => entry);
@@ -332,7 +337,7 @@ class Batch {
       const bytes = await timer.time('fetch', () => this.read(source, job));
       const maxPixels = this.config.MAX_INPUT_PIXELS;
       const header = await timer.time('decode', () => readHeader(bytes, { maxPixels }));
-      const context = { segmenter: this.segmenter, maxPixels, pngCompressionLevel: this.config.PNG_COMPRESSION_LEVEL, decodeAlongsideMaxPixels: this.config.DECODE_ALONGSIDE_MAX_PIXELS, timer, header };
+      const context = { segmenter: this.segmenter, maxPixels, pngCompressionLevel: this.config.PNG_COMPRESSION_LEVEL, decodeAlongsideMaxPixels: this.config.DECODE_ALONGSIDE_MAX_PIXELS, rows: this.rows, timer, header };
       const result = await ticket.run(
         () => {
           started = true;

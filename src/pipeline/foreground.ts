@@ -183,25 +183,60 @@ function dilate(marked: Uint8Array, width: number, height: number, reach: number
  * must hold the subject's alpha for `region`. Returns the number of pixels rewritten.
  */
 export function estimateForeground(image: DecodedImage, region: Box, options: Partial<ForegroundOptions> = {}): number {
-  const { pixels, width } = image;
-  const { reach = edgeReach(image), separation } = { ...FOREGROUND_DEFAULTS, ...options };
   if (region.width <= 0 || region.height <= 0) return 0;
+  const layout = foregroundLayout(image, region, options);
+  const sums = foregroundSums(layout);
+  sumForegroundRows(image.pixels, image.width, layout, 0, region.height, sums);
+  const plan = foregroundPlan(layout, sums);
+  return plan ? applyForegroundRows(image.pixels, image.width, layout, plan, 0, region.height) : 0;
+}
+
+/** The cells of the smooth estimates over `region`: 2^shift pixels on a side, about the reach's size. */
+export interface ForegroundLayout {
+  region: Box;
+  reach: number;
+  separation: number;
+  shift: number;
+  gridWidth: number;
+  gridHeight: number;
+}
+
+export function foregroundLayout(image: { width: number; height: number }, region: Box, options: Partial<ForegroundOptions> = {}): ForegroundLayout {
+  const { reach = edgeReach(image), separation } = { ...FOREGROUND_DEFAULTS, ...options };
   // Cells about the reach's size, fewer than MAX_BASE_CELLS.
   let shift = 1;
   while (2 ** (shift + 1) <= reach) shift++;
   while (Math.ceil(region.width / 2 ** shift) * Math.ceil(region.height / 2 ** shift) > MAX_BASE_CELLS) shift++;
-  const side = 2 ** shift;
-  const gridWidth = Math.ceil(region.width / side);
-  const gridHeight = Math.ceil(region.height / side);
-  const count = gridWidth * gridHeight;
-  const cells = new Float32Array(count * CELL);
-  const soft = new Uint8Array(count);
+  return { region, reach, separation, shift, gridWidth: Math.ceil(region.width / 2 ** shift), gridHeight: Math.ceil(region.height / 2 ** shift) };
+}
 
+/** Each cell's colour sums and counts (CELL floats: the subject's, then the background's), and whether it holds a soft pixel. */
+export interface ForegroundSums {
+  cells: Float32Array;
+  soft: Uint8Array;
+}
+
+export const foregroundSums = ({ gridWidth, gridHeight }: ForegroundLayout): ForegroundSums => ({
+  cells: new Float32Array(gridWidth * gridHeight * CELL),
+  soft: new Uint8Array(gridWidth * gridHeight),
+});
+
+/** Adds `from`'s sums to `into` (sums of integers, exact in floats, so the order does not matter). */
+export function addForegroundSums(into: ForegroundSums, from: ForegroundSums): void {
+  for (let i = 0; i < into.cells.length; i++) into.cells[i]! += from.cells[i]!;
+  for (let i = 0; i < into.soft.length; i++) into.soft[i]! |= from.soft[i]!;
+}
+
+/** Adds the region's rows [top, bottom) (region rows) to the cells' sums. */
+export function sumForegroundRows(pixels: Uint8Array, width: number, layout: ForegroundLayout, top: number, bottom: number, sums: ForegroundSums): void {
+  const { region, shift, gridWidth } = layout;
+  const side = 2 ** shift;
+  const { cells, soft } = sums;
   // One pass over the region: each cell sums its opaque pixels' colours and its clear pixels' (on
   // every other row: a mean needs no more), and notes whether it holds a soft pixel (on every row,
   // so no strand of hair is missed).
   const words = pixelWords(pixels);
-  for (let y = 0; y < region.height; y++) {
+  for (let y = top; y < bottom; y++) {
     const row = (y >> shift) * gridWidth;
     let q = (region.top + y) * width + region.left;
     if ((y & 1) === 1) {
@@ -248,6 +283,21 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
     }
   }
 
+}
+
+/** The smooth estimates, and which cells are near enough the edge to be rewritten. */
+export interface ForegroundPlan {
+  /** The pyramid's base level, every cell known. */
+  base: Float32Array;
+  near: Uint8Array;
+}
+
+/** The edge cells, their reach and the pull-push pyramid, from the sums; null when there is nothing to estimate from. */
+export function foregroundPlan(layout: ForegroundLayout, sums: ForegroundSums): ForegroundPlan | null {
+  const { shift, gridWidth, gridHeight } = layout;
+  const side = 2 ** shift;
+  const count = gridWidth * gridHeight;
+  const { cells, soft } = sums;
   // Edge cells: a soft pixel, or subject in a cell that holds or touches background.
   const edge = soft;
   let subject = 0;
@@ -265,8 +315,8 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
     }
   }
   // Without subject or background known anywhere, there is nothing to estimate from.
-  if (subject === 0 || background === 0) return 0;
-  const near = dilate(edge, gridWidth, gridHeight, Math.ceil(reach / side));
+  if (subject === 0 || background === 0) return null;
+  const near = dilate(edge, gridWidth, gridHeight, Math.ceil(layout.reach / side));
 
   // Known colours are the cells' away from the edge; near it they count faintly.
   normalise(cells);
@@ -279,12 +329,19 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
   while (levels.at(-1)!.width > 1 || levels.at(-1)!.height > 1) levels.push(pull(levels.at(-1)!));
   const scratch = new Float32Array(CELL);
   for (let k = levels.length - 2; k >= 0; k--) push(levels[k]!, levels[k + 1]!, scratch);
+  return { base: levels[0]!.cells, near };
 
+}
+
+/** Rewrites the colours near the edge in the region's rows [top, bottom); returns how many pixels changed. */
+export function applyForegroundRows(pixels: Uint8Array, width: number, layout: ForegroundLayout, plan: ForegroundPlan, top: number, bottom: number): number {
+  const { region, shift, gridWidth, gridHeight, separation } = layout;
+  const side = 2 ** shift;
   // Each visible pixel of a cell near the edge: how far its colour lies from the background's
   // towards the subject's (t, 0..1), and the background's share taken out: I + (1 - t)(F - B). A
   // colour at or beyond the subject's (t = 1) is kept as it is; so is any where subject and
   // background look alike.
-  const base = levels[0]!.cells;
+  const { base, near } = plan;
   const scale = 1 / side;
   const minSpread = separation * separation;
   // The base level blended down to the pixel row at hand (the subject's and the background's RGB,
@@ -292,7 +349,7 @@ export function estimateForeground(image: DecodedImage, region: Box, options: Pa
   const blended = new Float32Array(gridWidth * 6);
   const blendedRow = new Int32Array(gridWidth).fill(-1);
   let rewritten = 0;
-  for (let y = 0; y < region.height; y++) {
+  for (let y = top; y < bottom; y++) {
     const row = (y >> shift) * gridWidth;
     const fy = (y + 0.5) * scale - 0.5;
     const y0 = Math.floor(fy);

@@ -5,6 +5,7 @@ import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Ma
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
+import { estimateForegroundShared, MIN_SHARED_PIXELS, refineEdgesShared, sharedImage, type RowPool } from './row-pool.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
@@ -118,6 +119,10 @@ export interface PipelineContext {
    * after it, when the inference's buffers are freed. Unset: LARGE_IMAGE_PIXELS.
    */
   decodeAlongsideMaxPixels?: number;
+  /** A worker for half the rows of the edge filter and the colour step (row-pool.ts); unset, one thread. */
+  rows?: RowPool;
+  /** Subject regions of at least this many pixels are shared with `rows`; unset: MIN_SHARED_PIXELS. */
+  minSharedPixels?: number;
 }
 
 /** `map` averaged, in place, with the model's map of the mirrored image, mirrored back. */
@@ -175,7 +180,8 @@ export async function removeBackground(
     }
     if (roi) restrictMap(saliency.map, roi, header.width, header.height);
     signal?.throwIfAborted();
-    const image = await timer.time('decode', () => (decoding ??= decode()));
+    let image = await timer.time('decode', () => (decoding ??= decode()));
+    decoding = undefined; // settled; and the pixels may be replaced by a shared copy below
 
     // The subject's alpha is computed only where the kept grid cells reach, and written into the
     // decoded image's alpha channel: resized from the grid, or, with the edge filter, by the filter.
@@ -188,7 +194,13 @@ export async function removeBackground(
       return { grid, region, subjectBox: edgeFilter ? null : applySubjectAlpha(image, grid, region) };
     });
     signal?.throwIfAborted();
-    const subjectBox = edgeFilter ? await timer.time('refine', () => refineEdges(image, grid, region)) : resized;
+    const colour = options.channels === 'rgba' && options.foreground !== false;
+    const { rows } = context;
+    const shared = rows?.usable === true && (edgeFilter || colour) && region.width * region.height >= (context.minSharedPixels ?? MIN_SHARED_PIXELS);
+    if (shared) image = await timer.time('decode', () => sharedImage(image));
+    const subjectBox = edgeFilter
+      ? await timer.time('refine', () => (shared ? refineEdgesShared(rows!, image, grid, region) : refineEdges(image, grid, region)))
+      : resized;
     if (!subjectBox) throw noForeground(roi);
 
     signal?.throwIfAborted();
@@ -196,7 +208,7 @@ export async function removeBackground(
     const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
     const size = outputSize(kept, output.maxDimension);
     // Before clearHidden: the estimate reads the background's colours around the edge.
-    if (options.channels === 'rgba' && options.foreground !== false) await timer.time('colour', () => estimateForeground(image, region));
+    if (colour) await timer.time('colour', () => (shared ? estimateForegroundShared(rows!, image, region) : estimateForeground(image, region)));
     const layout = layoutResult(subjectBox, kept, size, image, output.placement, context.maxCanvasPixels);
     const { pngCompressionLevel } = context;
     const encoded = await timer.time('encode', () => {

@@ -59,19 +59,38 @@ export function wantsEdgeFilter(image: DecodedImage, size = MODEL_SIZE): boolean
  * luma at the working resolution, then where the edge lies).
  */
 export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, size = MODEL_SIZE): Box | null {
-  const { pixels, width } = image;
+  const geometry = edgeGeometry(image, region, size);
+  const guide = new Float32Array(geometry.w * geometry.h);
+  sumGuideRows(image.pixels, image.width, region, geometry, 0, region.height, guide);
+  const plan = edgePlan(guide, grid, region, image, geometry, size);
+  return edgeBox(region, applyEdgeRows(image.pixels, image.width, plan, 0, region.height));
+}
+
+/** The working resolution for `region`: `step` image pixels a working pixel, a window `radius` working pixels. */
+export interface EdgeGeometry {
+  step: number;
+  radius: number;
+  /** The working plane's size. */
+  w: number;
+  h: number;
+}
+
+export function edgeGeometry(image: { width: number; height: number }, region: Box, size = MODEL_SIZE): EdgeGeometry {
   const scale = Math.max(image.width, image.height) / size; // image pixels per grid cell
   const step = Math.ceil(scale / 2); // image pixels per working pixel: the working image is at most 2 * size across
   const radius = Math.max(1, Math.round(scale / step)); // one grid cell, in working pixels
-  const w = Math.ceil(region.width / step);
-  const h = Math.ceil(region.height / step);
-  const n = w * h;
+  return { step, radius, w: Math.ceil(region.width / step), h: Math.ceil(region.height / step) };
+}
 
-  // Block means of the luma (0..1) at the working resolution: each channel summed (in integers, a
-  // whole pixel read at a time) over a block of `step` pixels along each row, weighted once per block.
-  const guide = new Float32Array(n);
+/**
+ * Adds the luma sums of the region's rows [top, bottom) (region rows) to `guide`, a block of `step`
+ * pixels to a working pixel: each channel summed (in integers, a whole pixel read at a time) along
+ * a row, weighted once per block. Rows split at multiples of `step` add to disjoint working rows.
+ */
+export function sumGuideRows(pixels: Uint8Array, width: number, region: Box, geometry: EdgeGeometry, top: number, bottom: number, guide: Float32Array): void {
+  const { step, w } = geometry;
   const words = pixelWords(pixels);
-  for (let y = 0; y < region.height; y++) {
+  for (let y = top; y < bottom; y++) {
     const row = ((y / step) | 0) * w;
     let q = (region.top + y) * width + region.left;
     for (let j = 0, x = 0; j < w; j++) {
@@ -86,6 +105,24 @@ export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, 
       guide[row + j]! += 0.299 * red + 0.587 * green + 0.114 * blue;
     }
   }
+}
+
+/** The filter's coefficients on the working plane, with the output levels still to fold in. */
+export interface EdgePlan {
+  region: Box;
+  geometry: EdgeGeometry;
+  /** Window means of the coefficients: alpha ~ meanA * luma + meanB (luma and alpha in 0..1). */
+  meanA: Float32Array;
+  meanB: Float32Array;
+}
+
+/**
+ * The guided filter on the working plane, from the luma sums (see sumGuideRows, which `guide`
+ * holds; it is overwritten) and the calibrated grid.
+ */
+export function edgePlan(guide: Float32Array, grid: Uint8Array, region: Box, image: { width: number; height: number }, geometry: EdgeGeometry, size = MODEL_SIZE): EdgePlan {
+  const { step, radius, w, h } = geometry;
+  const n = w * h;
   for (let y = 0; y < h; y++) {
     const rows = Math.min(step, region.height - y * step);
     for (let x = 0; x < w; x++) guide[y * w + x]! /= 255 * rows * Math.min(step, region.width - x * step);
@@ -135,6 +172,33 @@ export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, 
   boxMean(a, meanA, scratch, w, h, radius);
   boxMean(b, meanB, scratch, w, h, radius);
 
+  return { region, geometry, meanA, meanB };
+}
+
+/** The box (image pixels) of the bounds applyEdgeRows found, or null for none. */
+export function edgeBox(region: Box, bounds: EdgeBounds | null): Box | null {
+  if (!bounds) return null;
+  const [minX, minY, maxX, maxY] = bounds;
+  return { left: region.left + minX, top: region.top + minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}
+
+/** [minX, minY, maxX, maxY] of the visible alpha, in region pixels. */
+export type EdgeBounds = [number, number, number, number];
+
+/** The union of two rows' worth of bounds. */
+export function joinBounds(a: EdgeBounds | null, b: EdgeBounds | null): EdgeBounds | null {
+  if (!a || !b) return a ?? b;
+  return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+}
+
+/**
+ * Writes the filtered alpha of the region's rows [top, bottom) (region rows) at full resolution;
+ * returns the bounds of what is left visible there, or null.
+ */
+export function applyEdgeRows(pixels: Uint8Array, width: number, plan: EdgePlan, top: number, bottom: number): EdgeBounds | null {
+  const { region, meanA, meanB } = plan;
+  const { step, w, h } = plan.geometry;
+  const words = pixelWords(pixels);
   // Bilinear positions of the full-resolution pixels on the working grid (centres aligned).
   const column0 = new Int32Array(region.width);
   const columnT = new Float32Array(region.width);
@@ -150,7 +214,7 @@ export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, 
   const rowA = new Float32Array(w + 1);
   const rowB = new Float32Array(w + 1);
   let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
-  for (let y = 0; y < region.height; y++) {
+  for (let y = top; y < bottom; y++) {
     const at = Math.min(h - 1, Math.max(0, (y + 0.5) / step - 0.5));
     const y0 = Math.min(Math.max(0, h - 2), Math.floor(at));
     const y1 = Math.min(h - 1, y0 + 1);
@@ -203,8 +267,7 @@ export function refineEdges(image: DecodedImage, grid: Uint8Array, region: Box, 
     if (minY === Infinity) minY = y;
     maxY = y;
   }
-  if (maxX < 0) return null;
-  return { left: region.left + minX, top: region.top + minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+  return maxX < 0 ? null : [minX, minY, maxX, maxY];
 }
 
 /**

@@ -32,6 +32,10 @@ export function sessionOptions(threads: number, arena = false): ort.InferenceSes
     graphOptimizationLevel: 'all',
     enableCpuMemArena: arena,
     enableMemPattern: true,
+    // onnxruntime's pool threads keep spinning after a run, waiting for more work, on the core the
+    // row worker (row-pool.ts) needs right then: its half of the edge filter and the colour step
+    // gained nothing until they stopped at the end of each run (README, Performance).
+    extra: { session: { force_spinning_stop: '1' } },
   };
 }
 

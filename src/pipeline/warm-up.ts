@@ -3,10 +3,11 @@
 // code (about 40 ms) nor libvips' first use of each operation.
 import sharp from 'sharp';
 import { removeBackground } from './index.js';
+import type { RowPool } from './row-pool.js';
 import type { Segmenter } from './segment.js';
 import { StageTimer } from './timings.js';
 
-export async function warmUp(segmenter: Segmenter): Promise<void> {
+export async function warmUp(segmenter: Segmenter, rows?: RowPool): Promise<void> {
   const scene = Buffer.from(
     '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><rect width="100%" height="100%" fill="#fff"/>' +
       '<circle cx="320" cy="240" r="140" fill="#c03020"/></svg>',
@@ -15,6 +16,7 @@ export async function warmUp(segmenter: Segmenter): Promise<void> {
   await removeBackground(
     image,
     { crop: true, margin: 0, subject: 'largest', channels: 'rgba', threshold: 0.5, refine: true, accuracy: 'standard' },
-    { segmenter, maxPixels: 640 * 480, pngCompressionLevel: 1, timer: new StageTimer() },
+    // The worker's half too, whatever the region's size, so its code is compiled before a large photo needs it.
+    { segmenter, maxPixels: 640 * 480, pngCompressionLevel: 1, timer: new StageTimer(), ...(rows && { rows, minSharedPixels: 0 }) },
   );
 }

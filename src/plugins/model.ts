@@ -6,11 +6,14 @@
 // /ready answers 503 until the first inference is done, and a request that arrives meanwhile waits
 // for it rather than paying for it.
 import fp from 'fastify-plugin';
+import { RowPool } from '../pipeline/row-pool.js';
 import { Segmenter } from '../pipeline/segment.js';
 import { warmUp } from '../pipeline/warm-up.js';
 
 export interface ModelState {
   segmenter: Segmenter;
+  /** The worker for the full-resolution passes' second half (ROW_WORKER), if any. */
+  rows: RowPool | undefined;
   /** True once the warm-up inference has finished. */
   readonly warm: boolean;
   /** Resolves when warm; rejects if warming failed. */
@@ -30,15 +33,17 @@ export default fp(
       threads: app.config.INFERENCE_THREADS,
       arena: app.config.INFERENCE_ARENA,
     });
+    const rows = app.config.ROW_WORKER ? RowPool.start() : undefined;
     let warm = false;
     const started = performance.now();
-    const warmed = warmUp(segmenter).then(() => {
+    const warmed = warmUp(segmenter, rows).then(() => {
       warm = true;
       app.log.info({ warmUpMs: Math.round(performance.now() - started) }, 'model warmed');
     });
     warmed.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
     app.decorate('model', {
       segmenter,
+      rows,
       get warm() {
         return warm;
       },
@@ -47,6 +52,7 @@ export default fp(
     app.addHook('onClose', async () => {
       await warmed.catch(() => {});
       await segmenter.release();
+      await rows?.close();
     });
   },
   { name: 'model' },

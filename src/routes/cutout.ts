@@ -22,6 +22,7 @@ export async function cutOut(
   const header = await timer.time('decode', () => readHeader(bytes, { maxPixels }));
   const context = {
     segmenter: app.model.segmenter,
+    rows: app.model.rows,
     maxPixels,
     pngCompressionLevel: app.config.PNG_COMPRESSION_LEVEL,
     maxCanvasPixels: app.config.MAX_CANVAS_PIXELS,

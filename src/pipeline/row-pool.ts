@@ -1,0 +1,161 @@
+// Both cores for the work after the inference. The edge filter and the colour step each read the
+// whole subject region at full resolution, on one thread: at 12 megapixels they take as long as an
+// inference while the other core waits. Here a worker thread takes the bottom half of the region's
+// rows and the main thread the top half, on the same pixels (copied once into shared memory), for
+// the four row passes (refine.ts: the guide's luma sums and the filter's output; foreground.ts: the
+// colour sums and the rewrite); the small steps between them (the guided filter on its working
+// plane, the pull-push pyramid) stay on the main thread. Each pass's rows are independent, its sums
+// exact, so the result is the one the serial functions give, byte for byte (test/pipeline/row-pool.test.ts).
+import { Worker } from 'node:worker_threads';
+import type { Box } from './compose.js';
+import type { DecodedImage } from './decode.js';
+import {
+  addForegroundSums,
+  applyForegroundRows,
+  foregroundLayout,
+  foregroundPlan,
+  foregroundSums,
+  sumForegroundRows,
+  type ForegroundLayout,
+  type ForegroundOptions,
+  type ForegroundPlan,
+  type ForegroundSums,
+} from './foreground.js';
+import { MODEL_SIZE } from './preprocess.js';
+import {
+  applyEdgeRows,
+  edgeBox,
+  edgeGeometry,
+  edgePlan,
+  joinBounds,
+  sumGuideRows,
+  type EdgeBounds,
+  type EdgeGeometry,
+  type EdgePlan,
+} from './refine.js';
+
+/**
+ * Regions smaller than this are done on the main thread alone: measured, the copy and the hand-over
+ * cost about what the second core saves at 4 MP (and more at 1 MP); at 12 MP the two passes took
+ * 0.54x and 0.60x their serial time.
+ */
+export const MIN_SHARED_PIXELS = 6_000_000;
+
+interface Rows {
+  pixels: Uint8Array;
+  width: number;
+  top: number;
+  bottom: number;
+}
+export type RowTask =
+  | (Rows & { kind: 'guide'; region: Box; geometry: EdgeGeometry })
+  | (Rows & { kind: 'edge'; plan: EdgePlan })
+  | (Rows & { kind: 'colourSums'; layout: ForegroundLayout })
+  | (Rows & { kind: 'colour'; layout: ForegroundLayout; plan: ForegroundPlan });
+interface RowResults {
+  guide: Float32Array;
+  edge: EdgeBounds | null;
+  colourSums: ForegroundSums;
+  colour: number;
+}
+
+export class RowPool {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private failed: Error | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
+      const task = this.pending.get(id);
+      this.pending.delete(id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (error !== undefined) task?.reject(new Error(`row worker: ${error}`));
+      else task?.resolve(result);
+    });
+    // A worker that dies fails what it held; later requests run on the main thread alone.
+    const fail = (error: Error) => {
+      this.failed ??= error;
+      for (const task of this.pending.values()) task.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`row worker exited (${code})`)));
+    // Idle, the worker does not keep the process alive; with a task out, it does (see run).
+    worker.unref();
+  }
+
+  /** Starts the worker (from source under the test runner, from dist/ otherwise). */
+  static start(): RowPool {
+    const file = import.meta.url.endsWith('.ts') ? './row-worker.ts' : './row-worker.js';
+    return new RowPool(new Worker(new URL(file, import.meta.url)));
+  }
+
+  /** Whether the worker is there to take rows. */
+  get usable(): boolean {
+    return this.failed === undefined;
+  }
+
+  run<K extends RowTask['kind']>(task: Extract<RowTask, { kind: K }>): Promise<RowResults[K]> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, task });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.failed ??= new Error('row pool closed');
+    await this.worker.terminate();
+  }
+}
+
+/** Whether the two threads can share `image`'s pixels for `region`. */
+export const sharesRows = (pool: RowPool | undefined, image: DecodedImage, region: Box): pool is RowPool =>
+  pool !== undefined && pool.usable && image.pixels.buffer instanceof SharedArrayBuffer && region.width * region.height >= MIN_SHARED_PIXELS;
+
+/** The image with its pixels copied into shared memory (one copy, 4 bytes a pixel), for sharesRows. */
+export function sharedImage(image: DecodedImage): DecodedImage {
+  const pixels = Buffer.from(new SharedArrayBuffer(image.pixels.length));
+  image.pixels.copy(pixels);
+  return { ...image, pixels };
+}
+
+/** Where the rows of a region `height` tall are cut: half way, rounded down to a multiple of `multiple`. */
+const middle = (height: number, multiple = 2): number => Math.floor(height / 2 / multiple) * multiple;
+
+/** refineEdges (refine.ts) on both threads; the same result. */
+export async function refineEdgesShared(pool: RowPool, image: DecodedImage, grid: Uint8Array, region: Box, size = MODEL_SIZE): Promise<Box | null> {
+  const { pixels, width } = image;
+  const geometry = edgeGeometry(image, region, size);
+  // Cut at a block boundary, so the two halves sum into different working rows.
+  const cut = middle(region.height, geometry.step);
+  const theirs = pool.run({ kind: 'guide', pixels, width, region, geometry, top: cut, bottom: region.height });
+  const guide = new Float32Array(geometry.w * geometry.h);
+  sumGuideRows(pixels, width, region, geometry, 0, cut, guide);
+  const other = await theirs;
+  for (let i = 0; i < guide.length; i++) guide[i]! += other[i]!;
+  const plan = edgePlan(guide, grid, region, image, geometry, size);
+  const theirBounds = pool.run({ kind: 'edge', pixels, width, plan, top: middle(region.height), bottom: region.height });
+  const mine = applyEdgeRows(pixels, width, plan, 0, middle(region.height));
+  return edgeBox(region, joinBounds(mine, await theirBounds));
+}
+
+/** estimateForeground (foreground.ts) on both threads; the same result. */
+export async function estimateForegroundShared(pool: RowPool, image: DecodedImage, region: Box, options: Partial<ForegroundOptions> = {}): Promise<number> {
+  if (region.width <= 0 || region.height <= 0) return 0;
+  const { pixels, width } = image;
+  const layout = foregroundLayout(image, region, options);
+  // Cut at an even row: the sums read colours on even rows and soft pixels on odd ones.
+  const cut = middle(region.height);
+  const theirSums = pool.run({ kind: 'colourSums', pixels, width, layout, top: cut, bottom: region.height });
+  const sums = foregroundSums(layout);
+  sumForegroundRows(pixels, width, layout, 0, cut, sums);
+  addForegroundSums(sums, await theirSums);
+  const plan = foregroundPlan(layout, sums);
+  if (!plan) return 0;
+  const theirs = pool.run({ kind: 'colour', pixels, width, layout, plan, top: cut, bottom: region.height });
+  const mine = applyForegroundRows(pixels, width, layout, plan, 0, cut);
+  return mine + (await theirs);
+}

@@ -1,0 +1,67 @@
+// The two-thread versions of the edge filter and the colour step give the serial functions' result
+// byte for byte, and a pool whose worker has gone leaves the pipeline on one thread.
+import t from 'tap';
+import type { Box } from '../../src/pipeline/compose.js';
+import type { DecodedImage } from '../../src/pipeline/decode.js';
+import { estimateForeground } from '../../src/pipeline/foreground.js';
+import { calibrateGrid, refineEdges } from '../../src/pipeline/refine.js';
+import { estimateForegroundShared, refineEdgesShared, RowPool, sharedImage, sharesRows } from '../../src/pipeline/row-pool.js';
+import { seededRandom } from '../../scripts/seeded-random.js';
+
+const SIZE = 320;
+
+/** A textured photo-like image (noise on two colours split by a wavy edge) and a soft grid for it. */
+function scene(width: number, height: number): { image: DecodedImage; grid: Uint8Array } {
+  const next = seededRandom(7);
+  const pixels = Buffer.alloc(width * height * 4);
+  const edge = (x: number) => height * (0.5 + 0.15 * Math.sin((x / width) * 9));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = (y * width + x) * 4;
+      const inside = y > edge(x);
+      const noise = Math.floor(next() * 40);
+      pixels[p] = (inside ? 180 : 30) + noise;
+      pixels[p + 1] = (inside ? 60 : 200) + noise;
+      pixels[p + 2] = (inside ? 40 : 60) + noise;
+      pixels[p + 3] = 255;
+    }
+  }
+  const grid = new Uint8Array(SIZE * SIZE);
+  for (let gy = 0; gy < SIZE; gy++) {
+    for (let gx = 0; gx < SIZE; gx++) {
+      const y = ((gy + 0.5) / SIZE) * height;
+      const distance = (y - edge(((gx + 0.5) / SIZE) * width)) / (height / SIZE); // in grid cells
+      grid[gy * SIZE + gx] = Math.round(255 * Math.min(1, Math.max(0, 0.5 + distance / 4)));
+    }
+  }
+  return { image: { format: 'jpeg', width, height, hasAlpha: false, pixels }, grid: calibrateGrid(grid) };
+}
+
+t.test('refineEdgesShared and estimateForegroundShared: the serial results, byte for byte', async (t) => {
+  const pool = RowPool.start();
+  t.teardown(() => pool.close());
+  const region: Box = { left: 17, top: 9, width: 1180, height: 851 };
+  const { image, grid } = scene(1200, 900);
+  const serial = { ...image, pixels: Buffer.from(image.pixels) };
+  const serialBox = refineEdges(serial, grid, region);
+  const serialCount = estimateForeground(serial, region);
+
+  const shared = sharedImage(image);
+  t.ok(shared.pixels.buffer instanceof SharedArrayBuffer, 'the copy is in shared memory');
+  t.same(shared.pixels, image.pixels, 'and holds the same pixels');
+  t.notOk(sharesRows(pool, shared, region), 'a region under MIN_SHARED_PIXELS stays on one thread (the functions work on any)');
+  t.notOk(sharesRows(pool, image, region), 'pixels outside shared memory are not');
+  t.same(await refineEdgesShared(pool, shared, grid, region), serialBox, 'the same subject box');
+  t.equal(await estimateForegroundShared(pool, shared, region), serialCount, 'as many pixels rewritten');
+  t.ok(serialCount > 0, 'and there were some');
+  t.ok(Buffer.compare(shared.pixels, serial.pixels) === 0, 'the same pixels, alpha and colour');
+});
+
+t.test('a pool whose worker has gone is no longer used, and says why', async (t) => {
+  const pool = RowPool.start();
+  await pool.close();
+  t.equal(pool.usable, false);
+  const { image } = scene(800, 700);
+  t.notOk(sharesRows(pool, sharedImage(image), { left: 0, top: 0, width: 800, height: 700 }));
+  await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /closed/);
+});
