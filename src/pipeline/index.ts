@@ -5,7 +5,7 @@ import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Ma
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
-import { estimateForegroundShared, MIN_SHARED_PIXELS, refineEdgesShared, sharedImage, type RowPool } from './row-pool.js';
+import { estimateForegroundShared, refineEdgesShared, sharedImage, worthSharing, type RowPool } from './row-pool.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
@@ -196,7 +196,7 @@ export async function removeBackground(
     signal?.throwIfAborted();
     const colour = options.channels === 'rgba' && options.foreground !== false;
     const { rows } = context;
-    const shared = rows?.usable === true && (edgeFilter || colour) && region.width * region.height >= (context.minSharedPixels ?? MIN_SHARED_PIXELS);
+    const shared = (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels);
     if (shared) image = await timer.time('decode', () => sharedImage(image));
     const subjectBox = edgeFilter
       ? await timer.time('refine', () => (shared ? refineEdgesShared(rows!, image, grid, region) : refineEdges(image, grid, region)))

@@ -111,9 +111,13 @@ export class RowPool {
   }
 }
 
-/** Whether the two threads can share `image`'s pixels for `region`. */
+/** Whether `region` is worth the worker: the pool is up and the region has `minPixels` or more. */
+export const worthSharing = (pool: RowPool | undefined, region: Box, minPixels = MIN_SHARED_PIXELS): pool is RowPool =>
+  pool !== undefined && pool.usable && region.width * region.height >= minPixels;
+
+/** Whether the two threads can share `image`'s pixels for `region` (they are in shared memory, see sharedImage). */
 export const sharesRows = (pool: RowPool | undefined, image: DecodedImage, region: Box): pool is RowPool =>
-  pool !== undefined && pool.usable && image.pixels.buffer instanceof SharedArrayBuffer && region.width * region.height >= MIN_SHARED_PIXELS;
+  image.pixels.buffer instanceof SharedArrayBuffer && worthSharing(pool, region);
 
 /** The image with its pixels copied into shared memory (one copy, 4 bytes a pixel), for sharesRows. */
 export function sharedImage(image: DecodedImage): DecodedImage {
