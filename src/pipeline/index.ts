@@ -5,7 +5,7 @@ import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Ma
 import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
-import { estimateForegroundShared, refineEdgesShared, sharedImage, worthSharing, type RowPool } from './row-pool.js';
+import { estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
@@ -159,6 +159,7 @@ export async function removeBackground(
     return decoding;
   };
   let decoding = decodesSmall(header) && !overlap ? undefined : decode();
+  let lease: SharedPixels | undefined;
   try {
     // The background is prepared here too, from the model's view of the image (see background.ts).
     const { modelView, input, backdrop } = await timer.time('decode', async () => {
@@ -196,8 +197,10 @@ export async function removeBackground(
     signal?.throwIfAborted();
     const colour = options.channels === 'rgba' && options.foreground !== false;
     const { rows } = context;
-    const shared = (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels);
-    if (shared) image = await timer.time('decode', () => sharedImage(image));
+    // The pool's shared memory, unless another request holds it (then this one runs on one thread).
+    lease = (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels) ? await timer.time('decode', () => rows.lend(image)) : undefined;
+    if (lease) image = { ...image, pixels: lease.pixels };
+    const shared = lease !== undefined;
     const subjectBox = edgeFilter
       ? await timer.time('refine', () => (shared ? refineEdgesShared(rows!, image, grid, region) : refineEdges(image, grid, region)))
       : resized;
@@ -241,5 +244,7 @@ export async function removeBackground(
     // full decode still running would outlive it and share memory with the next request's.
     await decoding?.catch(() => {});
     throw error;
+  } finally {
+    lease?.release(); // after the encode, which reads the pixels
   }
 }

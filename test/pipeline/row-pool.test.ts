@@ -5,7 +5,7 @@ import type { Box } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, refineEdges } from '../../src/pipeline/refine.js';
-import { estimateForegroundShared, refineEdgesShared, RowPool, sharedImage, sharesRows } from '../../src/pipeline/row-pool.js';
+import { estimateForegroundShared, MAX_SHARED_PIXELS, refineEdgesShared, RowPool, sharesRows } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -46,7 +46,9 @@ t.test('refineEdgesShared and estimateForegroundShared: the serial results, byte
   const serialBox = refineEdges(serial, grid, region);
   const serialCount = estimateForeground(serial, region);
 
-  const shared = sharedImage(image);
+  const lease = pool.lend(image)!;
+  t.teardown(() => lease.release());
+  const shared = { ...image, pixels: lease.pixels };
   t.ok(shared.pixels.buffer instanceof SharedArrayBuffer, 'the copy is in shared memory');
   t.same(shared.pixels, image.pixels, 'and holds the same pixels');
   t.notOk(sharesRows(pool, shared, region), 'a region under MIN_SHARED_PIXELS stays on one thread (the functions work on any)');
@@ -62,6 +64,26 @@ t.test('a pool whose worker has gone is no longer used, and says why', async (t)
   await pool.close();
   t.equal(pool.usable, false);
   const { image } = scene(800, 700);
-  t.notOk(sharesRows(pool, sharedImage(image), { left: 0, top: 0, width: 800, height: 700 }));
+  const shared = { ...image, pixels: Buffer.from(new SharedArrayBuffer(image.pixels.length)) };
+  t.notOk(sharesRows(pool, shared, { left: 0, top: 0, width: 800, height: 700 }));
   await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /closed/);
+});
+
+t.test('the shared memory is one buffer, lent to one request at a time and reused', async (t) => {
+  const pool = RowPool.start();
+  t.teardown(() => pool.close());
+  const small = scene(300, 200).image;
+  const large = scene(600, 400).image;
+  const first = pool.lend(large)!;
+  t.same(first.pixels, large.pixels, 'the image is copied in');
+  t.equal(pool.lend(small), undefined, 'while it is lent, another request gets none (and runs on one thread)');
+  first.release();
+  first.release(); // twice is harmless
+  const second = pool.lend(small)!;
+  t.equal(second.pixels.buffer, first.pixels.buffer, 'given back, the same memory is lent again');
+  t.equal(second.pixels.length, small.pixels.length, 'as long as the image');
+  t.same(second.pixels, small.pixels);
+  second.release();
+  const huge = { ...small, width: MAX_SHARED_PIXELS + 1, height: 1, pixels: { length: (MAX_SHARED_PIXELS + 1) * 4 } as Buffer };
+  t.equal(pool.lend(huge), undefined, 'an image over MAX_SHARED_PIXELS is not copied');
 });
