@@ -188,3 +188,14 @@ export function pixelWords(pixels: Uint8Array): Uint32Array {
 
 // The word layout above is little-endian's; every platform onnxruntime-node ships binaries for is.
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('bg-removal-service needs a little-endian CPU');
+
+/**
+ * Above this many pixels an image is large: its decoded pixels (4 bytes each, 200 MB at 50 MP) do not
+ * share memory with anything big. The route gives it every work slot, so it runs alone, and for a JPEG
+ * (whose model input is decoded small) the full decode also waits for the inference's transient
+ * buffers (about 250 MB) to be freed; other formats need the full decode to make the model's input. Two 50-megapixel
+ * requests at once otherwise peaked at 1 GB, measured.
+ */
+export const LARGE_IMAGE_PIXELS = 25_000_000;
+
+export const isLargeImage = (header: ImageHeader): boolean => header.width * header.height > LARGE_IMAGE_PIXELS;

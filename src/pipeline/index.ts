@@ -2,7 +2,7 @@
 import { ServiceError } from '../errors.js';
 import { prepareBackdrop, type Background } from './background.js';
 import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Margin } from './compose.js';
-import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
+import { decodePixels, decodesSmall, LARGE_IMAGE_PIXELS, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
 import { estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
@@ -25,7 +25,7 @@ export type { ShadowOptions } from './shadow.js';
 export type { SubjectMode } from './mask.js';
 export const SUBJECT_MODES = ['largest', 'group', 'all'] as const satisfies readonly SubjectMode[];
 export const ACCURACIES = ['standard', 'high'] as const satisfies readonly Accuracy[];
-export { readHeader, type ImageHeader } from './decode.js';
+export { isLargeImage, LARGE_IMAGE_PIXELS, readHeader, type ImageHeader } from './decode.js';
 
 export interface RemovalOptions {
   /** Crop to the subject's box (plus margin); false keeps the input's size. */
@@ -90,17 +90,6 @@ export interface RemovalResult {
   /** Result pixels per input pixel: above 1 the subject was enlarged. */
   scale: number;
 }
-
-/**
- * Above this many pixels an image is large: its decoded pixels (4 bytes each, 200 MB at 50 MP) do not
- * share memory with anything big. The route gives it every work slot, so it runs alone, and for a JPEG
- * (whose model input is decoded small) the full decode also waits for the inference's transient
- * buffers (about 250 MB) to be freed; other formats need the full decode to make the model's input. Two 50-megapixel
- * requests at once otherwise peaked at 1 GB, measured.
- */
-export const LARGE_IMAGE_PIXELS = 25_000_000;
-
-export const isLargeImage = (header: ImageHeader): boolean => header.width * header.height > LARGE_IMAGE_PIXELS;
 
 export interface PipelineContext {
   segmenter: Pick<Segmenter, 'predict'>;

@@ -8,7 +8,7 @@
 // exact, so the result is the one the serial functions give, byte for byte (test/pipeline/row-pool.test.ts).
 import { Worker } from 'node:worker_threads';
 import type { Box } from './compose.js';
-import type { DecodedImage } from './decode.js';
+import { LARGE_IMAGE_PIXELS, type DecodedImage } from './decode.js';
 import {
   addForegroundSums,
   applyForegroundRows,
@@ -43,9 +43,9 @@ export const MIN_SHARED_PIXELS = 6_000_000;
 
 /**
  * The largest image whose pixels are copied into shared memory (4 bytes a pixel: 100 MB); larger
- * images, which run alone anyway (index.ts, LARGE_IMAGE_PIXELS), stay on one thread.
+ * images, which run alone anyway, stay on one thread.
  */
-export const MAX_SHARED_PIXELS = 25_000_000;
+export const MAX_SHARED_PIXELS = LARGE_IMAGE_PIXELS;
 
 /** The pool's shared pixels, lent to one request: give them back when its result is encoded. */
 export interface SharedPixels {
