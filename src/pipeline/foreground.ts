@@ -26,6 +26,7 @@
 // the residual shared by the alpha) took off a fifth of the tint where this takes off two thirds
 // (README, Quality).
 import type { Box } from './compose.js';
+import { dilate } from './components.js';
 import { pixelWords, type DecodedImage } from './decode.js';
 import { MODEL_SIZE } from './preprocess.js';
 
@@ -148,32 +149,6 @@ export function edgeReach(image: { width: number; height: number }, size = MODEL
 const FAINT = 1e-3;
 
 const clampByte = (v: number): number => (v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0);
-
-/** Cells within `reach` cells (either way, both axes) of a marked one, as a new mask. */
-function dilate(marked: Uint8Array, width: number, height: number, reach: number): Uint8Array {
-  const across = new Uint8Array(marked.length);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (marked[row + x] === 0) continue;
-      across.fill(1, row + Math.max(0, x - reach), row + Math.min(width, x + reach + 1));
-    }
-  }
-  const out = new Uint8Array(marked.length);
-  for (let y = 0; y < height; y++) {
-    const from = Math.max(0, y - reach);
-    const to = Math.min(height - 1, y + reach);
-    for (let x = 0; x < width; x++) {
-      for (let k = from; k <= to; k++) {
-        if (across[k * width + x] !== 0) {
-          out[y * width + x] = 1;
-          break;
-        }
-      }
-    }
-  }
-  return out;
-}
 
 /**
  * Rewrites, in place, the RGB of the visible pixels of `region` near the subject's edge (within

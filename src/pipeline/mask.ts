@@ -10,7 +10,7 @@
 // their ramps, becomes 0 before the grid is upsampled, so nothing outside the kept subject shows.
 import ndarray from 'ndarray';
 import type { Box } from './compose.js';
-import { labelComponents } from './components.js';
+import { dilate, labelComponents } from './components.js';
 import { MODEL_SIZE } from './preprocess.js';
 
 /**
@@ -74,7 +74,7 @@ export function subjectGrid(map: Uint8Array, threshold: number, mode: SubjectMod
   for (let i = 0; i < map.length; i++) above[i] = map[i]! > cut ? 1 : 0;
 
   // Labelled on the linked cells; areas and boxes count the above-threshold cells only.
-  const components = labelComponents(ndarray(dilate(above, size, LINK_CELLS), [size, size]));
+  const components = labelComponents(ndarray(dilate(above, size, size, LINK_CELLS), [size, size]));
   if (components.count === 0) return null;
   const labels = components.labels.data;
   const { areas, boxes } = measure(labels, above, components.count, size);
@@ -83,7 +83,7 @@ export function subjectGrid(map: Uint8Array, threshold: number, mode: SubjectMod
   const kept = new Uint8Array(map.length);
   for (let i = 0; i < labels.length; i++) kept[i] = above[i]! & keep[labels[i]!]!;
 
-  const near = dilate(kept, size, HALO_CELLS);
+  const near = dilate(kept, size, size, HALO_CELLS);
   const grid = new Uint8Array(map.length);
   for (let i = 0; i < map.length; i++) {
     if (kept[i] === 1 || (near[i] === 1 && above[i] === 0)) grid[i] = map[i]!;
@@ -133,38 +133,6 @@ function chooseComponents(areas: Int32Array, boxes: Int32Array, count: number, m
     if (share >= GROUP_SHARE || (share >= GROUP_NEAR_SHARE && gap <= GROUP_NEAR_CELLS)) keep[label] = 1;
   }
   return keep;
-}
-
-/** Square (Chebyshev) dilation of a 0/1 grid by `radius`, as two separable running-window passes. */
-export function dilate(cells: Uint8Array, size: number, radius: number): Uint8Array {
-  const across = new Uint8Array(cells.length);
-  const result = new Uint8Array(cells.length);
-  for (let y = 0; y < size; y++) {
-    const row = y * size;
-    for (let x = 0; x < size; x++) {
-      const from = Math.max(0, x - radius);
-      const to = Math.min(size - 1, x + radius);
-      for (let k = from; k <= to; k++) {
-        if (cells[row + k] === 1) {
-          across[row + x] = 1;
-          break;
-        }
-      }
-    }
-  }
-  for (let x = 0; x < size; x++) {
-    for (let y = 0; y < size; y++) {
-      const from = Math.max(0, y - radius);
-      const to = Math.min(size - 1, y + radius);
-      for (let k = from; k <= to; k++) {
-        if (across[k * size + x] === 1) {
-          result[y * size + x] = 1;
-          break;
-        }
-      }
-    }
-  }
-  return result;
 }
 
 /**

@@ -1,6 +1,7 @@
 import ndarray from 'ndarray';
 import t from 'tap';
-import { labelComponents } from '../../src/pipeline/components.js';
+import { dilate, labelComponents } from '../../src/pipeline/components.js';
+import { seededRandom } from '../../scripts/seeded-random.js';
 
 /** A grid from rows of '#' (set) and '.' (clear). */
 function grid(...rows: string[]) {
@@ -86,4 +87,42 @@ t.test('views: a transposed and a sliced view label what they show', async (t) =
   const sliced = labelComponents(g.hi(3, 3).lo(1, 1));
   t.same(draw(sliced.labels), ['..', '.1']);
   t.same([...sliced.boxes.subarray(4, 8)], [1, 1, 1, 1]);
+});
+
+t.test('dilate grows by a square of the radius, clamped at the edges', async (t) => {
+  const SIZE = 64;
+  const at = (cells: Uint8Array, x: number, y: number) => cells[y * SIZE + x];
+  const cells = new Uint8Array(SIZE * SIZE);
+  cells[0] = 1;
+  cells[10 * SIZE + 10] = 1;
+  const grown = dilate(cells, SIZE, SIZE, 2);
+  t.equal(at(grown, 2, 2), 1);
+  t.equal(at(grown, 3, 0), 0);
+  t.equal(at(grown, 8, 12), 1);
+  t.equal(at(grown, 13, 10), 0);
+  let count = 0;
+  for (const v of grown) count += v;
+  t.equal(count, 9 + 25);
+});
+
+t.test('dilate matches a cell-by-cell window search on random grids of any shape and radius', async (t) => {
+  const random = seededRandom(7);
+  for (const [width, height, radius, density] of [[37, 23, 1, 0.05], [5, 40, 3, 0.1], [64, 64, 4, 0.02], [3, 3, 5, 0.3], [1, 17, 2, 0.2], [50, 1, 0, 0.5]] as const) {
+    const cells = new Uint8Array(width * height).map(() => (random() < density ? 1 : 0));
+    const expected = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        for (let dy = -radius; dy <= radius && !expected[y * width + x]; dy++) {
+          for (let dx = -radius; dx <= radius; dx++) {
+            const nx = x + dx, ny = y + dy;
+            if (nx >= 0 && ny >= 0 && nx < width && ny < height && cells[ny * width + nx] === 1) {
+              expected[y * width + x] = 1;
+              break;
+            }
+          }
+        }
+      }
+    }
+    t.same(dilate(cells, width, height, radius), expected, `${width}x${height}, radius ${radius}`);
+  }
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { applySubjectAlpha } from '../../src/pipeline/compose.js';
 import {
-  dilate, gridRegion, GROUP_NEAR_CELLS, GROUP_NEAR_SHARE, GROUP_SHARE, HALO_CELLS, LINK_CELLS, normaliseSaliency, subjectGrid,
+  gridRegion, GROUP_NEAR_CELLS, GROUP_NEAR_SHARE, GROUP_SHARE, HALO_CELLS, LINK_CELLS, normaliseSaliency, subjectGrid,
 } from '../../src/pipeline/mask.js';
 
 const SIZE = 64;
@@ -76,20 +76,6 @@ t.test('the threshold decides membership', async (t) => {
   t.equal(at(subjectGrid(m, 0.5, 'largest', SIZE)!, 42, 42), 140, 'at 0.5 the 6x6 square of 140 is the largest');
   t.equal(at(subjectGrid(m, 0.6, 'largest', SIZE)!, 42, 42), 0, 'at 0.6 it is not a subject at all');
   t.equal(subjectGrid(map([1, 1, 2, 100]), 0.5, 'all', SIZE), null, 'nothing above the threshold');
-});
-
-t.test('dilate grows by a square of the radius, clamped at the edges', async (t) => {
-  const cells = new Uint8Array(SIZE * SIZE);
-  cells[0] = 1;
-  cells[10 * SIZE + 10] = 1;
-  const grown = dilate(cells, SIZE, 2);
-  t.equal(at(grown, 2, 2), 1);
-  t.equal(at(grown, 3, 0), 0);
-  t.equal(at(grown, 8, 12), 1);
-  t.equal(at(grown, 13, 10), 0);
-  let count = 0;
-  for (const v of grown) count += v;
-  t.equal(count, 9 + 25);
 });
 
 t.test('gridRegion covers every pixel the kept cells reach, and little else', async (t) => {
