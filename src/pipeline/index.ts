@@ -189,9 +189,9 @@ export async function removeBackground(
     // The pool's shared memory, unless another request holds it (then this one runs on one thread).
     lease = (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels) ? await timer.time('decode', () => rows.lend(image)) : undefined;
     if (lease) image = { ...image, pixels: lease.pixels };
-    const shared = lease !== undefined;
+    const pool = lease ? rows : undefined; // the two threads' passes run on the lent pixels only
     const subjectBox = edgeFilter
-      ? await timer.time('refine', () => (shared ? refineEdgesShared(rows!, image, grid, region) : refineEdges(image, grid, region)))
+      ? await timer.time('refine', () => (pool ? refineEdgesShared(pool, image, grid, region) : refineEdges(image, grid, region)))
       : resized;
     if (!subjectBox) throw noForeground(roi);
 
@@ -200,7 +200,7 @@ export async function removeBackground(
     const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
     const size = outputSize(kept, output.maxDimension);
     // Before clearHidden: the estimate reads the background's colours around the edge.
-    if (colour) await timer.time('colour', () => (shared ? estimateForegroundShared(rows!, image, region) : estimateForeground(image, region)));
+    if (colour) await timer.time('colour', () => (pool ? estimateForegroundShared(pool, image, region) : estimateForeground(image, region)));
     const layout = layoutResult(subjectBox, kept, size, image, output.placement, context.maxCanvasPixels);
     const { pngCompressionLevel } = context;
     const encoded = await timer.time('encode', () => {

@@ -159,10 +159,6 @@ export class RowPool {
 export const worthSharing = (pool: RowPool | undefined, region: Box, minPixels = MIN_SHARED_PIXELS): pool is RowPool =>
   pool !== undefined && pool.usable && region.width * region.height >= minPixels;
 
-/** Whether the two threads can share `image`'s pixels for `region` (they are in shared memory, see RowPool.lend). */
-export const sharesRows = (pool: RowPool | undefined, image: DecodedImage, region: Box): pool is RowPool =>
-  image.pixels.buffer instanceof SharedArrayBuffer && worthSharing(pool, region);
-
 /** Where the rows of a region `height` tall are cut: half way, rounded down to a multiple of `multiple`. */
 const middle = (height: number, multiple = 2): number => Math.floor(height / 2 / multiple) * multiple;
 

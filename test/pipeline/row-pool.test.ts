@@ -5,7 +5,7 @@ import type { Box } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, refineEdges } from '../../src/pipeline/refine.js';
-import { estimateForegroundShared, MAX_SHARED_PIXELS, refineEdgesShared, RowPool, sharesRows } from '../../src/pipeline/row-pool.js';
+import { estimateForegroundShared, MAX_SHARED_PIXELS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -51,8 +51,8 @@ t.test('refineEdgesShared and estimateForegroundShared: the serial results, byte
   const shared = { ...image, pixels: lease.pixels };
   t.ok(shared.pixels.buffer instanceof SharedArrayBuffer, 'the copy is in shared memory');
   t.same(shared.pixels, image.pixels, 'and holds the same pixels');
-  t.notOk(sharesRows(pool, shared, region), 'a region under MIN_SHARED_PIXELS stays on one thread (the functions work on any)');
-  t.notOk(sharesRows(pool, image, region), 'pixels outside shared memory are not');
+  t.notOk(worthSharing(pool, region), 'a region under MIN_SHARED_PIXELS stays on one thread (the functions work on any)');
+  t.ok(worthSharing(pool, region, region.width * region.height), 'one of the minimum size is shared');
   t.same(await refineEdgesShared(pool, shared, grid, region), serialBox, 'the same subject box');
   t.equal(await estimateForegroundShared(pool, shared, region), serialCount, 'as many pixels rewritten');
   t.ok(serialCount > 0, 'and there were some');
@@ -64,8 +64,7 @@ t.test('a pool whose worker has gone is no longer used, and says why', async (t)
   await pool.close();
   t.equal(pool.usable, false);
   const { image } = scene(800, 700);
-  const shared = { ...image, pixels: Buffer.from(new SharedArrayBuffer(image.pixels.length)) };
-  t.notOk(sharesRows(pool, shared, { left: 0, top: 0, width: 800, height: 700 }));
+  t.notOk(worthSharing(pool, { left: 0, top: 0, width: 4000, height: 3000 }), `not even for a region of ${MIN_SHARED_PIXELS} pixels or more`);
   await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /closed/);
 });
 
