@@ -71,10 +71,20 @@ interface RowResults {
   colour: number;
 }
 
+/**
+ * How many times a worker that died is replaced. Its tasks fail either way (their requests answer
+ * 500); a new worker keeps the second core for the requests after. One that keeps dying (a bug
+ * that some input triggers every time, a resource limit) stops being replaced, and later requests
+ * run on the main thread alone.
+ */
+export const MAX_WORKER_RESTARTS = 3;
+
 export class RowPool {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private failed: Error | undefined;
+  private worker: Worker;
+  private restarts = 0;
   /**
    * One shared buffer for the life of the pool, grown to the largest image shared so far and lent
    * to one request at a time. A new SharedArrayBuffer per request is freed only when both threads'
@@ -86,30 +96,42 @@ export class RowPool {
   private readonly memory = new SharedArrayBuffer(0, { maxByteLength: MAX_SHARED_PIXELS * 4 });
   private lent = false;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(private readonly spawn: () => Worker) {
+    this.worker = this.watch(spawn());
+  }
+
+  /** Routes the worker's answers to their tasks; when it dies, fails what it held and replaces it. */
+  private watch(worker: Worker): Worker {
     worker.on('message', ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
       const task = this.pending.get(id);
       this.pending.delete(id);
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0) worker.unref();
       if (error !== undefined) task?.reject(new Error(`row worker: ${error}`));
       else task?.resolve(result);
     });
-    // A worker that dies fails what it held; later requests run on the main thread alone.
-    const fail = (error: Error) => {
-      this.failed ??= error;
+    // 'error' (an uncaught exception) is followed by 'exit', which is where the worker is replaced.
+    let cause: Error | undefined;
+    worker.on('error', (error) => (cause ??= error));
+    worker.on('exit', (code) => {
+      const error = cause ?? new Error(`row worker exited (${code})`);
       for (const task of this.pending.values()) task.reject(error);
       this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`row worker exited (${code})`)));
+      if (this.failed) return; // closed
+      if (this.restarts >= MAX_WORKER_RESTARTS) this.failed = error;
+      else {
+        this.restarts++;
+        this.worker = this.watch(this.spawn());
+      }
+    });
     // Idle, the worker does not keep the process alive; with a task out, it does (see run).
     worker.unref();
+    return worker;
   }
 
   /** Starts the worker (from source under the test runner, from dist/ otherwise). */
   static start(): RowPool {
     const file = import.meta.url.endsWith('.ts') ? './row-worker.ts' : './row-worker.js';
-    return new RowPool(new Worker(new URL(file, import.meta.url)));
+    return new RowPool(() => new Worker(new URL(file, import.meta.url)));
   }
 
   /** Whether the worker is there to take rows. */

@@ -1,11 +1,14 @@
 // The two-thread versions of the edge filter and the colour step give the serial functions' result
-// byte for byte, and a pool whose worker has gone leaves the pipeline on one thread.
+// byte for byte; a worker that dies is replaced, and a pool whose worker has gone for good leaves
+// the pipeline on one thread.
+import { once } from 'node:events';
+import type { Worker } from 'node:worker_threads';
 import t from 'tap';
 import type { Box } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
-import { calibrateGrid, refineEdges } from '../../src/pipeline/refine.js';
-import { estimateForegroundShared, MAX_SHARED_PIXELS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
+import { calibrateGrid, edgeGeometry, refineEdges } from '../../src/pipeline/refine.js';
+import { estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -66,6 +69,39 @@ t.test('a pool whose worker has gone is no longer used, and says why', async (t)
   const { image } = scene(800, 700);
   t.notOk(worthSharing(pool, { left: 0, top: 0, width: 4000, height: 3000 }), `not even for a region of ${MIN_SHARED_PIXELS} pixels or more`);
   await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /closed/);
+});
+
+t.test('a worker that dies fails its tasks and is replaced, up to MAX_WORKER_RESTARTS times', async (t) => {
+  const pool = RowPool.start();
+  t.teardown(() => pool.close());
+  // The worker is private: reached here only to kill it, as a crash would.
+  const worker = () => (pool as unknown as { worker: Worker }).worker;
+  const { image, grid } = scene(400, 300);
+  const region: Box = { left: 0, top: 0, width: 400, height: 300 };
+  const expected = refineEdges({ ...image, pixels: Buffer.from(image.pixels) }, grid, region);
+  // A task long enough (the guide's sums over 12 MP) to be running when the worker is killed.
+  const large = { width: 4000, height: 3000 };
+  const whole: Box = { left: 0, top: 0, ...large };
+  const pixels = new Uint8Array(new SharedArrayBuffer(large.width * large.height * 4));
+  for (let death = 1; death <= MAX_WORKER_RESTARTS + 1; death++) {
+    const dying = worker();
+    const exited = once(dying, 'exit');
+    const held = pool.run({ kind: 'guide', pixels, width: large.width, region: whole, geometry: edgeGeometry(large, whole), top: 0, bottom: large.height });
+    held.catch(() => {});
+    await dying.terminate();
+    await exited;
+    await t.rejects(held, /row worker exited/, `death ${death}: the task it held fails`);
+    if (death <= MAX_WORKER_RESTARTS) {
+      t.ok(pool.usable, `death ${death}: the pool is still usable`);
+      t.not(worker(), dying, 'with a new worker');
+      const lease = pool.lend(image)!;
+      t.same(await refineEdgesShared(pool, { ...image, pixels: lease.pixels }, grid, region), expected, 'which does the work');
+      lease.release();
+    } else {
+      t.notOk(pool.usable, 'one that keeps dying is given up: requests run on one thread');
+      await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /exited/);
+    }
+  }
 });
 
 t.test('the shared memory is one buffer, lent to one request at a time and reused', async (t) => {
