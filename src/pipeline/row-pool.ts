@@ -184,21 +184,38 @@ export const worthSharing = (pool: RowPool | undefined, region: Box, minPixels =
 /** Where the rows of a region `height` tall are cut: half way, rounded down to a multiple of `multiple`. */
 const middle = (height: number, multiple = 2): number => Math.floor(height / 2 / multiple) * multiple;
 
+/**
+ * `mine` on this thread while the worker does `theirs`; both results. If `mine` throws, the worker's
+ * half is waited for before the error goes on, so the shared pixels are never lent again while the
+ * worker still writes them.
+ */
+export async function bothHalves<Mine, Theirs>(theirs: Promise<Theirs>, mine: () => Mine): Promise<[Mine, Theirs]> {
+  let result: Mine;
+  try {
+    result = mine();
+  } catch (error) {
+    await theirs.catch(() => {});
+    throw error;
+  }
+  return [result, await theirs];
+}
+
 /** refineEdges (refine.ts) on both threads; the same result. */
 export async function refineEdgesShared(pool: RowPool, image: DecodedImage, grid: Uint8Array, region: Box, size = MODEL_SIZE): Promise<Box | null> {
   const { pixels, width } = image;
   const geometry = edgeGeometry(image, region, size);
   // Cut at a block boundary, so the two halves sum into different working rows.
   const cut = middle(region.height, geometry.step);
-  const theirs = pool.run({ kind: 'guide', pixels, width, region, geometry, top: cut, bottom: region.height });
   const guide = new Float32Array(geometry.w * geometry.h);
-  sumGuideRows(pixels, width, region, geometry, 0, cut, guide);
-  const other = await theirs;
+  const [, other] = await bothHalves(pool.run({ kind: 'guide', pixels, width, region, geometry, top: cut, bottom: region.height }), () =>
+    sumGuideRows(pixels, width, region, geometry, 0, cut, guide),
+  );
   for (let i = 0; i < guide.length; i++) guide[i]! += other[i]!;
   const plan = edgePlan(guide, grid, region, image, geometry, size);
-  const theirBounds = pool.run({ kind: 'edge', pixels, width, plan, top: middle(region.height), bottom: region.height });
-  const mine = applyEdgeRows(pixels, width, plan, 0, middle(region.height));
-  return edgeBox(region, joinBounds(mine, await theirBounds));
+  const [mine, theirs] = await bothHalves(pool.run({ kind: 'edge', pixels, width, plan, top: middle(region.height), bottom: region.height }), () =>
+    applyEdgeRows(pixels, width, plan, 0, middle(region.height)),
+  );
+  return edgeBox(region, joinBounds(mine, theirs));
 }
 
 /** estimateForeground (foreground.ts) on both threads; the same result. */
@@ -208,13 +225,15 @@ export async function estimateForegroundShared(pool: RowPool, image: DecodedImag
   const layout = foregroundLayout(image, region, options);
   // Cut at an even row: the sums read colours on even rows and soft pixels on odd ones.
   const cut = middle(region.height);
-  const theirSums = pool.run({ kind: 'colourSums', pixels, width, layout, top: cut, bottom: region.height });
   const sums = foregroundSums(layout);
-  sumForegroundRows(pixels, width, layout, 0, cut, sums);
-  addForegroundSums(sums, await theirSums);
+  const [, theirSums] = await bothHalves(pool.run({ kind: 'colourSums', pixels, width, layout, top: cut, bottom: region.height }), () =>
+    sumForegroundRows(pixels, width, layout, 0, cut, sums),
+  );
+  addForegroundSums(sums, theirSums);
   const plan = foregroundPlan(layout, sums);
   if (!plan) return 0;
-  const theirs = pool.run({ kind: 'colour', pixels, width, layout, plan, top: cut, bottom: region.height });
-  const mine = applyForegroundRows(pixels, width, layout, plan, 0, cut);
-  return mine + (await theirs);
+  const [mine, theirs] = await bothHalves(pool.run({ kind: 'colour', pixels, width, layout, plan, top: cut, bottom: region.height }), () =>
+    applyForegroundRows(pixels, width, layout, plan, 0, cut),
+  );
+  return mine + theirs;
 }

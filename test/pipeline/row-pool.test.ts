@@ -8,7 +8,7 @@ import type { Box } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, edgeGeometry, refineEdges } from '../../src/pipeline/refine.js';
-import { estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
+import { bothHalves, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -102,6 +102,19 @@ t.test('a worker that dies fails its tasks and is replaced, up to MAX_WORKER_RES
       await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /exited/);
     }
   }
+});
+
+t.test("when this thread's half throws, the worker's half is waited for before the error goes on", async (t) => {
+  let settled = false;
+  const theirs = new Promise<number>((resolve) => setTimeout(() => {
+    settled = true;
+    resolve(1);
+  }, 50));
+  await t.rejects(bothHalves(theirs, () => {
+    throw new Error('main half');
+  }), /main half/);
+  t.ok(settled, "the worker's half had finished (the pixels can be lent again)");
+  t.same(await bothHalves(Promise.resolve('theirs'), () => 'mine'), ['mine', 'theirs'], 'otherwise both results');
 });
 
 t.test('the shared memory is one buffer, lent to one request at a time and reused', async (t) => {
