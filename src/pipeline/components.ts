@@ -1,4 +1,5 @@
-// 8-connected component labelling on 2-D ndarray views, and the square dilation the masks use before it.
+// 8-connected component labelling on 2-D ndarray views, and the square dilation of 0/1 grids that
+// the mask (before labelling, and for the kept subject's halo) and the colour step (its edge cells) use.
 //
 // A breadth-first flood fill over typed arrays: one Int32Array for the labels, one for the work
 // queue, both sized once, so labelling allocates nothing per pixel. It reads the mask through the
