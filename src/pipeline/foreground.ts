@@ -323,6 +323,17 @@ export function applyForegroundRows(pixels: Uint8Array, width: number, layout: F
   // 6 floats a cell), for the cells that row needs: each pixel then blends only across.
   const blended = new Float32Array(gridWidth * 6);
   const blendedRow = new Int32Array(gridWidth).fill(-1);
+  // Where each pixel column falls between two cells (the same on every row), found once.
+  const columnA = new Int32Array(region.width);
+  const columnB = new Int32Array(region.width);
+  const columnT = new Float64Array(region.width);
+  for (let x = 0; x < region.width; x++) {
+    const fx = (x + 0.5) * scale - 0.5;
+    const x0 = Math.floor(fx);
+    columnT[x] = fx - x0;
+    columnA[x] = (x0 < 0 ? 0 : x0) * 6;
+    columnB[x] = (x0 + 1 >= gridWidth ? gridWidth - 1 : x0 + 1) * 6;
+  }
   let rewritten = 0;
   for (let y = top; y < bottom; y++) {
     const row = (y >> shift) * gridWidth;
@@ -349,11 +360,9 @@ export function applyForegroundRows(pixels: Uint8Array, width: number, layout: F
       let p = ((region.top + y) * width + region.left + cx * side) * 4;
       for (let x = cx * side; x < end; x++, p += 4) {
         if (pixels[p + 3] === 0) continue;
-        const fx = (x + 0.5) * scale - 0.5;
-        const x0 = Math.floor(fx);
-        const tx = fx - x0;
-        const qa = (x0 < 0 ? 0 : x0) * 6;
-        const qb = (x0 + 1 >= gridWidth ? gridWidth - 1 : x0 + 1) * 6;
+        const tx = columnT[x]!;
+        const qa = columnA[x]!;
+        const qb = columnB[x]!;
         const br = blended[qa + 3]! + (blended[qb + 3]! - blended[qa + 3]!) * tx;
         const bg = blended[qa + 4]! + (blended[qb + 4]! - blended[qa + 4]!) * tx;
         const bb = blended[qa + 5]! + (blended[qb + 5]! - blended[qa + 5]!) * tx;

@@ -123,9 +123,11 @@ export interface EdgePlan {
 export function edgePlan(guide: Float32Array, grid: Uint8Array, region: Box, image: { width: number; height: number }, geometry: EdgeGeometry, size = MODEL_SIZE): EdgePlan {
   const { step, radius, w, h } = geometry;
   const n = w * h;
+  const columnPixels = new Float64Array(w);
+  for (let x = 0; x < w; x++) columnPixels[x] = Math.min(step, region.width - x * step);
   for (let y = 0; y < h; y++) {
-    const rows = Math.min(step, region.height - y * step);
-    for (let x = 0; x < w; x++) guide[y * w + x]! /= 255 * rows * Math.min(step, region.width - x * step);
+    const rowScale = 255 * Math.min(step, region.height - y * step);
+    for (let x = 0, i = y * w; x < w; x++, i++) guide[i]! /= rowScale * columnPixels[x]!;
   }
 
   // The alpha (0..1) at the centre of each working block: the grid resized bilinearly (Pillow's
@@ -136,14 +138,23 @@ export function edgePlan(guide: Float32Array, grid: Uint8Array, region: Box, ima
     const first = Math.min(size - 2, Math.floor(at));
     return { first, weight: at - first };
   };
-  const columns = Array.from({ length: w }, (_, j) => gridAt(region.left + Math.min(region.width, j * step + step / 2) - 0.5, image.width));
+  const columnFirst = new Int32Array(w);
+  const columnWeight = new Float64Array(w);
+  for (let j = 0; j < w; j++) {
+    const { first, weight } = gridAt(region.left + Math.min(region.width, j * step + step / 2) - 0.5, image.width);
+    columnFirst[j] = first;
+    columnWeight[j] = weight;
+  }
   for (let i = 0; i < h; i++) {
     const { first: y0, weight: ty } = gridAt(region.top + Math.min(region.height, i * step + step / 2) - 0.5, image.height);
-    for (let j = 0; j < w; j++) {
-      const { first: x0, weight: tx } = columns[j]!;
-      const top = grid[y0 * size + x0]! + (grid[y0 * size + x0 + 1]! - grid[y0 * size + x0]!) * tx;
-      const bottom = grid[(y0 + 1) * size + x0]! + (grid[(y0 + 1) * size + x0 + 1]! - grid[(y0 + 1) * size + x0]!) * tx;
-      alpha[i * w + j] = (top + (bottom - top) * ty) / 255;
+    const above = y0 * size;
+    const below = above + size;
+    for (let j = 0, k = i * w; j < w; j++, k++) {
+      const x0 = columnFirst[j]!;
+      const tx = columnWeight[j]!;
+      const top = grid[above + x0]! + (grid[above + x0 + 1]! - grid[above + x0]!) * tx;
+      const bottom = grid[below + x0]! + (grid[below + x0 + 1]! - grid[below + x0]!) * tx;
+      alpha[k] = (top + (bottom - top) * ty) / 255;
     }
   }
 
@@ -207,6 +218,10 @@ export function applyEdgeRows(pixels: Uint8Array, width: number, plan: EdgePlan,
     column0[x] = Math.max(0, Math.min(w - 2, Math.floor(at)));
     columnT[x] = Math.min(1, at - column0[x]!);
   }
+  // The runs of pixels between the same two working columns are the same on every row: their
+  // ends, found once (column0 never decreases), instead of a search on each row.
+  const runEnds = new Int32Array(region.width);
+  for (let x = region.width - 1; x >= 0; x--) runEnds[x] = x + 1 < region.width && column0[x + 1] === column0[x] ? runEnds[x + 1]! : x + 1;
   const gain = 255 / (EDGE_LEVELS.high - EDGE_LEVELS.low);
   const shift = gain * EDGE_LEVELS.low;
   // One working row pair blended down, with the output levels folded in, so that on the 0..255
@@ -233,8 +248,7 @@ export function applyEdgeRows(pixels: Uint8Array, width: number, plan: EdgePlan,
     // filled without computing a thing.
     for (let start = 0; start < region.width; ) {
       const x0 = column0[start]!;
-      let end = start + 1;
-      while (end < region.width && column0[end] === x0) end++;
+      const end = runEnds[start]!;
       const a0 = rowA[x0]!, a1 = rowA[x0 + 1]!, b0 = rowB[x0]!, b1 = rowB[x0 + 1]!;
       if (Math.abs(a0) < 0.002 && Math.abs(a1) < 0.002 && ((b0 < 0 && b1 < 0) || (b0 > 256 && b1 > 256))) {
         const fill = b0 < 0 ? 0 : 255;
@@ -279,6 +293,7 @@ export function applyEdgeRows(pixels: Uint8Array, width: number, plan: EdgePlan,
 export function boxMean(source: Float32Array, target: Float32Array, scratch: Float32Array, w: number, h: number, radius: number): void {
   const inverseX = new Float64Array(w);
   for (let x = 0; x < w; x++) inverseX[x] = 1 / (Math.min(w - 1, x + radius) - Math.max(0, x - radius) + 1);
+  const inverseWhole = 1 / (2 * radius + 1); // inverseX's value wherever the window is whole
   for (let y = 0; y < h; y++) {
     const row = y * w;
     let sum = 0;
@@ -291,7 +306,7 @@ export function boxMean(source: Float32Array, target: Float32Array, scratch: Flo
     }
     for (; x + radius < w; x++) {
       sum += source[row + x + radius]! - source[row + x - radius - 1]!;
-      scratch[row + x] = sum * inverseX[x]!;
+      scratch[row + x] = sum * inverseWhole;
     }
     for (; x < w; x++) {
       sum -= source[row + x - radius - 1]!;
