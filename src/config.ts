@@ -36,6 +36,10 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: "Keep onnxruntime's CPU memory arena: about 250 MB more resident memory when idle and 400 MB more while serving (measured with `npm run bench`), for inferences that need no fresh memory. Off, with transparent huge pages (RUNTIME_ENV), an inference costs about 7 % more time; on a host without them, about 50 % more.",
   }),
+  INFERENCE_WORKER: Type.Boolean({
+    default: false,
+    description: "Run the model on a worker thread. onnxruntime-node's inference is synchronous: on the main thread it holds the event loop for the whole run, so /health, /ready, /metrics, refusals that need no model and uploads being received wait behind it. Measured on 2 vCPUs, 16 requests of 1 MP at concurrency 8: /health answered in 51 ms at the 95th percentile with it, 269 to 428 ms without. The cost: the next request's download and decode then run beside the inference and slow it, about 5 % less throughput at saturation (3.56 against 3.76 req/s), and about 20 to 40 MiB more resident memory. Turn it on where health probes or large uploads must not wait. A worker that dies fails the inference it was running (that request answers 500) and another is started for the next.",
+  }),
   INFERENCE_THREADS: Type.Integer({
     minimum: 0, maximum: 64, default: 0,
     description: 'onnxruntime intra-op threads for one inference; 0 means one per available core. More threads than cores only adds contention.',

@@ -119,6 +119,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const downloader = needsDownloader
     ? Downloader.fromConfig(config)
     : undefined;
+  // On this thread: a command line has no event loop to keep answering, and the worker's thread
+  // would cost start-up time and memory (INFERENCE_WORKER is the service's).
   const loading = Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS, arena: config.INFERENCE_ARENA });
   loading.catch(() => {}); // awaited below, after the background
   try {

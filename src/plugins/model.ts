@@ -32,6 +32,7 @@ export default fp(
       modelPath: app.config.MODEL_PATH,
       threads: app.config.INFERENCE_THREADS,
       arena: app.config.INFERENCE_ARENA,
+      worker: app.config.INFERENCE_WORKER,
     });
     const rows = app.config.ROW_WORKER ? RowPool.start() : undefined;
     let warm = false;
