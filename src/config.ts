@@ -50,7 +50,7 @@ export const ConfigSchema = Type.Object({
   }),
   PNG_COMPRESSION_LEVEL: Type.Integer({
     minimum: 0, maximum: 9, default: 1,
-    description: 'zlib level of the PNG answers, 0 (none) to 9. Level 1 encodes about 2.5 times faster than 6 for files about 30 % larger.',
+    description: "PNG compression. 1: transparent cutouts at their own size (the default answer) go through the service's own encoder (rows filtered 'up', Huffman-coded per block, on both threads for large ones): on bike.jpg's cutouts about 40 % smaller than zlib's level 1 and as small as its level 6 with adaptive filtering, in about the time of level 1. Other PNGs (a background, max_dimension, the mask alone), and every other level, use libvips' zlib at that level, 0 (stored) to 9, without adaptive filtering.",
   }),
   MAX_DOWNLOAD_BYTES: Type.Integer({
     minimum: 1, default: 25 * MiB,

@@ -214,6 +214,7 @@ export async function removeBackground(
         pngCompressionLevel: context.pngCompressionLevel,
         ...size,
         backdrop,
+        ...(pool && { rows: pool }),
       });
     });
 

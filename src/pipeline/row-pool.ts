@@ -6,6 +6,8 @@
 // colour sums and the rewrite); the small steps between them (the guided filter on its working
 // plane, the pull-push pyramid) stay on the main thread. Each pass's rows are independent, its sums
 // exact, so the result is the one the serial functions give, byte for byte (test/pipeline/row-pool.test.ts).
+// The PNG encoder (png.ts) splits the same way: the worker deflates the bottom half of the rows
+// into a part of the stream that joins the top half's as it is.
 import { Worker } from 'node:worker_threads';
 import type { Box } from './compose.js';
 import { LARGE_IMAGE_PIXELS, type DecodedImage } from './decode.js';
@@ -21,6 +23,7 @@ import {
   type ForegroundPlan,
   type ForegroundSums,
 } from './foreground.js';
+import { assemblePng, deflateRows, type DeflatedRows } from './png.js';
 import { MODEL_SIZE } from './preprocess.js';
 import {
   applyEdgeRows,
@@ -63,12 +66,14 @@ export type RowTask =
   | (Rows & { kind: 'guide'; region: Box; geometry: EdgeGeometry })
   | (Rows & { kind: 'edge'; plan: EdgePlan })
   | (Rows & { kind: 'colourSums'; layout: ForegroundLayout })
-  | (Rows & { kind: 'colour'; layout: ForegroundLayout; plan: ForegroundPlan });
+  | (Rows & { kind: 'colour'; layout: ForegroundLayout; plan: ForegroundPlan })
+  | (Rows & { kind: 'png'; box: Box });
 interface RowResults {
   guide: Float32Array;
   edge: EdgeBounds | null;
   colourSums: ForegroundSums;
   colour: number;
+  png: DeflatedRows;
 }
 
 /**
@@ -236,4 +241,12 @@ export async function estimateForegroundShared(pool: RowPool, image: DecodedImag
     applyForegroundRows(pixels, width, layout, plan, 0, cut),
   );
   return mine + theirs;
+}
+
+/** encodePng (png.ts) on both threads: the worker deflates the bottom half of the box's rows; the same file. */
+export async function encodePngShared(pool: RowPool, image: DecodedImage, box: Box): Promise<Buffer> {
+  const { pixels, width } = image;
+  const cut = middle(box.height, 1);
+  const [mine, theirs] = await bothHalves(pool.run({ kind: 'png', pixels, width, box, top: cut, bottom: box.height }), () => deflateRows(pixels, width, box, 0, cut));
+  return assemblePng(box.width, box.height, [mine, theirs]);
 }

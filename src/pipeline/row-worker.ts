@@ -2,6 +2,7 @@
 // the same row functions as the main thread, on rows of the same shared pixels.
 import { parentPort } from 'node:worker_threads';
 import { applyForegroundRows, foregroundSums, sumForegroundRows } from './foreground.js';
+import { deflateRows } from './png.js';
 import { applyEdgeRows, sumGuideRows } from './refine.js';
 import type { RowTask } from './row-pool.js';
 
@@ -21,6 +22,10 @@ function run(task: RowTask): { result: unknown; transfer: ArrayBuffer[] } {
     }
     case 'colour':
       return { result: applyForegroundRows(task.pixels, task.width, task.layout, task.plan, task.top, task.bottom), transfer: [] };
+    case 'png': {
+      const part = deflateRows(task.pixels, task.width, task.box, task.top, task.bottom);
+      return { result: part, transfer: part.blocks.map((block) => block.buffer as ArrayBuffer) };
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import { parseColour, prepareBackdrop, type Background, type Backdrop } from '../../src/pipeline/background.js';
 import { modelPixels, type DecodedImage } from '../../src/pipeline/decode.js';
-import { encodeImage, outputSize, type EncodeOptions } from '../../src/pipeline/encode.js';
+import { encodeImage, outputSize, ownsPng, type EncodeOptions } from '../../src/pipeline/encode.js';
 import { decodeImageBytes } from '../helpers/images.js';
 
 // A 200x100 cutout as the pipeline leaves it: a red square (x 50-149, y 25-74) opaque, with a soft
@@ -167,4 +167,25 @@ t.test('a WebP wider than the format allows is refused with a way out', async (t
     code: 'invalid_request',
     message: /max_dimension/,
   });
+});
+
+t.test('a transparent PNG of the box at its own size, at level 1, comes from png.ts; the rest from libvips', async (t) => {
+  const image = cutout();
+  const box = { left: 40, top: 20, width: 120, height: 60 };
+  const none: Backdrop = { kind: 'none' };
+  const at = (more: Partial<EncodeOptions>) => options(none, { width: box.width, height: box.height, ...more });
+  t.ok(ownsPng(box, 'rgba', at({})));
+  t.notOk(ownsPng(box, 'alpha', at({})), 'the mask alone');
+  t.notOk(ownsPng(box, 'rgba', at({ pngCompressionLevel: 6 })), 'another level');
+  t.notOk(ownsPng(box, 'rgba', at({ width: 60, height: 30 })), 'a resize');
+  t.notOk(ownsPng(box, 'rgba', at({ format: 'webp' })), 'another format');
+  t.notOk(ownsPng(box, 'rgba', { ...at({}), backdrop: await backdrop({ kind: 'colour', colour: parseColour('#fff') }) }), 'a background');
+
+  const own = await encodeImage(image, box, 'rgba', at({}));
+  const libvips = await encodeImage(image, box, 'rgba', at({ pngCompressionLevel: 6 }));
+  t.notOk(own.includes(Buffer.from('pHYs')), "png.ts's file has no pHYs chunk");
+  t.ok(libvips.includes(Buffer.from('pHYs')), "libvips' has");
+  const [a, b] = await Promise.all([own, libvips].map((png) => sharp(png).raw().toBuffer({ resolveWithObject: true })));
+  t.same([a!.info.width, a!.info.height, a!.info.channels], [box.width, box.height, 4]);
+  t.ok(a!.data.equals(b!.data), 'both hold the same pixels');
 });

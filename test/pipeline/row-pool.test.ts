@@ -3,12 +3,14 @@
 // the pipeline on one thread.
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import sharp from 'sharp';
 import t from 'tap';
 import type { Box } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, edgeGeometry, refineEdges } from '../../src/pipeline/refine.js';
-import { bothHalves, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
+import { encodePng } from '../../src/pipeline/png.js';
+import { bothHalves, encodePngShared, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -60,6 +62,22 @@ t.test('refineEdgesShared and estimateForegroundShared: the serial results, byte
   t.equal(await estimateForegroundShared(pool, shared, region), serialCount, 'as many pixels rewritten');
   t.ok(serialCount > 0, 'and there were some');
   t.ok(Buffer.compare(shared.pixels, serial.pixels) === 0, 'the same pixels, alpha and colour');
+});
+
+t.test('encodePngShared: the worker deflates half the rows; the file decodes to the same pixels', async (t) => {
+  const pool = RowPool.start();
+  t.teardown(() => pool.close());
+  const { image } = scene(900, 700);
+  const box: Box = { left: 31, top: 12, width: 800, height: 655 };
+  const lease = pool.lend(image)!;
+  t.teardown(() => lease.release());
+  const two = await encodePngShared(pool, { ...image, pixels: lease.pixels }, box);
+  const one = encodePng(image.pixels, image.width, box);
+  const [a, b] = await Promise.all([two, one].map((png) => sharp(png).raw().toBuffer()));
+  t.ok(a!.equals(b!), 'the same pixels');
+  const expected = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 4 } }).extract(box).raw().toBuffer();
+  t.ok(a!.equals(expected), "and they are the box's");
+  t.ok(Math.abs(two.length - one.length) < 64, `about the same size (${two.length} and ${one.length} bytes)`);
 });
 
 t.test('a pool whose worker has gone is no longer used, and says why', async (t) => {
