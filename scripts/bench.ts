@@ -11,7 +11,9 @@
 //   service A  cold start; idle memory; latency at concurrency 1 per size and format;
 //              throughput of 1 MP JPEG at concurrency 2, 4, 8
 //   floor      with no service running: a bare onnxruntime session on the same model file, with
-//              the service's session options and the same 320x320 input, run back to back
+//              the service's session options and the same 320x320 input, run back to back; then
+//              the same on the graph the service runs (the file's concatenations split), which is
+//              reported beside it but is not what the ratios are taken to
 //   service B  peak memory serving 12 MP JPEG at concurrency 4. A fresh process, because VmHWM
 //              only ever grows: in service A it would be the latency phase's 24 MP peak.
 //   service C  memory flatness over 500 requests of 1 MP JPEG, in a fresh process for the same reason
@@ -31,6 +33,7 @@ import sharp from 'sharp';
 import { Agent, request } from 'undici';
 import { loadConfig, projectRoot, RUNTIME_ENV, type Config } from '../src/config.js';
 import { readManifest } from '../src/model/manifest.js';
+import { splitConcatConvs } from '../src/model/split-concats.js';
 import { decodeImage, modelPixels } from '../src/pipeline/decode.js';
 import { MODEL_SIZE, toModelInput } from '../src/pipeline/preprocess.js';
 import { sessionOptions } from '../src/pipeline/segment.js';
@@ -531,11 +534,17 @@ interface FloorRun {
   memory: { before: Memory; created: Memory; ran: Memory };
 }
 
-/** A bare session on the same file with the service's options, the same input, back to back. */
-async function measureFloor(when: string, config: Config, input: Float32Array, plan: Plan): Promise<FloorRun> {
+/**
+ * A bare session with the service's options on the same input, back to back: on the model file as
+ * fetched (the floor every ratio is taken to), or on the graph the service actually runs, the file
+ * with its concatenations split (split-concats.ts), which is what the service's own work adds to.
+ */
+async function measureFloor(when: string, config: Config, input: Float32Array, plan: Plan, graph: 'file' | 'service' = 'file'): Promise<FloorRun> {
   const manifest = readManifest();
+  const options = sessionOptions(config.INFERENCE_THREADS, config.INFERENCE_ARENA);
+  const model = graph === 'service' ? splitConcatConvs(readFileSync(config.MODEL_PATH)).model : undefined;
   const before = readMemory(process.pid);
-  const session = await ort.InferenceSession.create(config.MODEL_PATH, sessionOptions(config.INFERENCE_THREADS, config.INFERENCE_ARENA));
+  const session = model ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(config.MODEL_PATH, options);
   const created = readMemory(process.pid);
   try {
     const run = async (): Promise<number> => {
@@ -547,7 +556,7 @@ async function measureFloor(when: string, config: Config, input: Float32Array, p
     for (let i = 0; i < plan.floor.warmup; i++) await run();
     const samples: number[] = [];
     for (let i = 0; i < plan.floor.runs; i++) samples.push(await run());
-    progress(`floor ${when}: median ${median(samples).toFixed(1)} ms over ${samples.length} runs (intraOpNumThreads ${config.INFERENCE_THREADS})`);
+    progress(`floor ${when}${graph === 'service' ? ", on the service's graph" : ''}: median ${median(samples).toFixed(1)} ms over ${samples.length} runs (intraOpNumThreads ${config.INFERENCE_THREADS})`);
     return { when, samples, memory: { before, created, ran: readMemory(process.pid) } };
   } finally {
     await session.release();
@@ -666,6 +675,8 @@ export interface Report {
   latency: LatencyCase[];
   throughput: ThroughputRun[];
   floor: FloorRun[];
+  /** The same on the graph the service runs (its concatenations split). */
+  serviceGraphFloor: FloorRun[];
   /** The machine's load average (1, 5, 15 min) as each phase began. */
   loadAverage: Record<string, number[]>;
   memoryPeak?: MemoryPeak;
@@ -698,6 +709,21 @@ function latencyRows(cases: readonly LatencyCase[], floor: number, plan: Plan): 
   return rows;
 }
 
+/** The bare session on the graph the service runs (its concatenations split), against the floor. */
+function serviceGraphRows(runs: readonly FloorRun[], floor: number): Row[] {
+  const samples = runs.flatMap((run) => run.samples);
+  if (samples.length === 0) return [];
+  return [
+    {
+      figure: "the service's graph (concatenations split): median",
+      value: median(samples),
+      unit: 'ms',
+      ratio: median(samples) / floor,
+      note: `${samples.length} runs; medians ${runs.map((run) => `${median(run.samples).toFixed(0)} ms ${run.when}`).join(', ')}`,
+    },
+  ];
+}
+
 /** The rows of the one table; ratios are to the floor's median (latency / floor; throughput x floor). */
 export function tableRows(report: Report): (Row | string)[] {
   const floorMs = report.floor.flatMap((run) => run.samples);
@@ -714,6 +740,7 @@ export function tableRows(report: Report): (Row | string)[] {
       note: `${floorMs.length} runs; medians ${report.floor.map((run) => `${median(run.samples).toFixed(0)} ms ${run.when}`).join(', ')}`,
     },
     { figure: 'floor p95', value: percentile(floorMs, 95), unit: 'ms', ratio: percentile(floorMs, 95) / floor },
+    ...serviceGraphRows(report.serviceGraphFloor, floor),
     'start-up',
     {
       figure: `cold start, spawn to first /ready 200 (median of ${cold.length})`,
@@ -840,6 +867,7 @@ async function run(options: Options): Promise<number> {
     latency: [],
     throughput: [],
     floor: [],
+    serviceGraphFloor: [],
     loadAverage: {},
   };
 
@@ -880,6 +908,7 @@ async function run(options: Options): Promise<number> {
     phase('floor');
     const input = await modelInputFor(find(images, plan.throughput.megapixels, 'jpeg'), config);
     report.floor.push(await measureFloor('after A', config, input, plan));
+    report.serviceGraphFloor.push(await measureFloor('after A', config, input, plan, 'service'));
 
     phase('B');
     report.memoryPeak = await measureMemoryPeak(options.env, images, server, plan);
@@ -888,6 +917,7 @@ async function run(options: Options): Promise<number> {
     report.flatness = await measureFlatness(options.env, images, server, plan);
     report.coldStartMs.C = report.flatness.coldStartMs;
     phase('floor again');
+    report.serviceGraphFloor.push(await measureFloor('at the end', config, input, plan, 'service'));
     report.floor.push(await measureFloor('at the end', config, input, plan));
   } catch (error) {
     report.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
