@@ -77,7 +77,7 @@ export function applySubjectAlpha(image: DecodedImage, grid: Uint8Array, region:
  * three times faster and into a third of the bytes. Colours a compositing step still needs (a blurred
  * background) must be taken before this.
  */
-export function clearHidden(image: DecodedImage, region: Box, box: Box): void {
+export function clearHidden(image: { pixels: Uint8Array; width: number }, region: Box, box: Box): void {
   const { pixels, width } = image;
   const regionRight = region.left + region.width;
   const regionBottom = region.top + region.height;

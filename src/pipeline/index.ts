@@ -5,7 +5,7 @@ import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Ma
 import { decodePixels, decodesSmall, LARGE_IMAGE_PIXELS, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
-import { estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
+import { clearHiddenShared, estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
@@ -203,11 +203,12 @@ export async function removeBackground(
     if (colour) await timer.time('colour', () => (pool ? estimateForegroundShared(pool, image, region) : estimateForeground(image, region)));
     const layout = layoutResult(subjectBox, kept, size, image, output.placement, context.maxCanvasPixels);
     const { pngCompressionLevel } = context;
-    const encoded = await timer.time('encode', () => {
+    const encoded = await timer.time('encode', async () => {
       if (output.placement || output.shadow) {
         return composeResult(image, subjectBox, layout, { ...output, pngCompressionLevel, channels: options.channels, backdrop, kept: output.placement ? undefined : kept });
       }
-      clearHidden(image, region, kept);
+      if (pool) await clearHiddenShared(pool, image, region, kept);
+      else clearHidden(image, region, kept);
       return encodeImage(image, kept, options.channels, {
         format: output.format,
         quality: output.quality,

@@ -9,7 +9,7 @@
 // The PNG encoder (png.ts) splits the same way: the worker deflates the bottom half of the rows
 // into a part of the stream that joins the top half's as it is.
 import { Worker } from 'node:worker_threads';
-import type { Box } from './compose.js';
+import { clearHidden, type Box } from './compose.js';
 import { LARGE_IMAGE_PIXELS, type DecodedImage } from './decode.js';
 import {
   addForegroundSums,
@@ -67,12 +67,14 @@ export type RowTask =
   | (Rows & { kind: 'edge'; plan: EdgePlan })
   | (Rows & { kind: 'colourSums'; layout: ForegroundLayout })
   | (Rows & { kind: 'colour'; layout: ForegroundLayout; plan: ForegroundPlan })
+  | (Rows & { kind: 'clear'; region: Box; box: Box })
   | (Rows & { kind: 'png'; box: Box });
 interface RowResults {
   guide: Float32Array;
   edge: EdgeBounds | null;
   colourSums: ForegroundSums;
   colour: number;
+  clear: undefined;
   png: DeflatedRows;
 }
 
@@ -241,6 +243,16 @@ export async function estimateForegroundShared(pool: RowPool, image: DecodedImag
     applyForegroundRows(pixels, width, layout, plan, 0, cut),
   );
   return mine + theirs;
+}
+
+/** The rows [top, bottom) of `box`: the part of it `clearHidden` (compose.ts) makes ready for those rows. */
+export const boxRows = (box: Box, top: number, bottom: number): Box => ({ left: box.left, top: box.top + top, width: box.width, height: bottom - top });
+
+/** clearHidden (compose.ts) on both threads: each clears half the box's rows; the same pixels. */
+export async function clearHiddenShared(pool: RowPool, image: DecodedImage, region: Box, box: Box): Promise<void> {
+  const { pixels, width } = image;
+  const cut = middle(box.height, 1);
+  await bothHalves(pool.run({ kind: 'clear', pixels, width, region, box, top: cut, bottom: box.height }), () => clearHidden(image, region, boxRows(box, 0, cut)));
 }
 
 /** encodePng (png.ts) on both threads: the worker deflates the bottom half of the box's rows; the same file. */

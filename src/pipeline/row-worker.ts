@@ -1,10 +1,11 @@
 // The second core's half of the full-resolution passes (row-pool.ts): a worker thread that runs
 // the same row functions as the main thread, on rows of the same shared pixels.
 import { parentPort } from 'node:worker_threads';
+import { clearHidden } from './compose.js';
 import { applyForegroundRows, foregroundSums, sumForegroundRows } from './foreground.js';
 import { deflateRows } from './png.js';
 import { applyEdgeRows, sumGuideRows } from './refine.js';
-import type { RowTask } from './row-pool.js';
+import { boxRows, type RowTask } from './row-pool.js';
 
 function run(task: RowTask): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.kind) {
@@ -22,6 +23,9 @@ function run(task: RowTask): { result: unknown; transfer: ArrayBuffer[] } {
     }
     case 'colour':
       return { result: applyForegroundRows(task.pixels, task.width, task.layout, task.plan, task.top, task.bottom), transfer: [] };
+    case 'clear':
+      clearHidden({ pixels: task.pixels, width: task.width }, task.region, boxRows(task.box, task.top, task.bottom));
+      return { result: undefined, transfer: [] };
     case 'png': {
       const part = deflateRows(task.pixels, task.width, task.box, task.top, task.bottom);
       return { result: part, transfer: part.blocks.map((block) => block.buffer as ArrayBuffer) };

@@ -10,7 +10,8 @@ import type { DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, edgeGeometry, refineEdges } from '../../src/pipeline/refine.js';
 import { encodePng } from '../../src/pipeline/png.js';
-import { bothHalves, encodePngShared, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
+import { clearHidden } from '../../src/pipeline/compose.js';
+import { bothHalves, clearHiddenShared, encodePngShared, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -78,6 +79,23 @@ t.test('encodePngShared: the worker deflates half the rows; the file decodes to 
   const expected = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 4 } }).extract(box).raw().toBuffer();
   t.ok(a!.equals(expected), "and they are the box's");
   t.ok(Math.abs(two.length - one.length) < 64, `about the same size (${two.length} and ${one.length} bytes)`);
+});
+
+t.test('clearHiddenShared: each thread clears half the rows; the serial pixels', async (t) => {
+  const pool = RowPool.start();
+  t.teardown(() => pool.close());
+  const { image } = scene(600, 500);
+  // Some transparent pixels inside the region, whose colour must go.
+  for (let p = 3; p < image.pixels.length; p += 4 * 7) image.pixels[p] = 0;
+  const region: Box = { left: 50, top: 40, width: 400, height: 300 };
+  const box: Box = { left: 30, top: 20, width: 520, height: 451 };
+  const serial = { ...image, pixels: Buffer.from(image.pixels) };
+  clearHidden(serial, region, box);
+  const lease = pool.lend(image)!;
+  t.teardown(() => lease.release());
+  await clearHiddenShared(pool, { ...image, pixels: lease.pixels }, region, box);
+  t.ok(Buffer.compare(lease.pixels, serial.pixels) === 0, 'the same pixels');
+  t.not(Buffer.compare(serial.pixels, image.pixels), 0, 'and there was something to clear');
 });
 
 t.test('a pool whose worker has gone is no longer used, and says why', async (t) => {
