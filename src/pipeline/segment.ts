@@ -75,10 +75,11 @@ export async function openSession(spec: SessionSpec): Promise<Runner> {
     await session.release();
     throw new ModelLoadError(`model file ${spec.modelPath} does not have the manifest's input and output names: ${FETCH_HINT}`);
   }
+  const { inputName, outputName } = spec; // not the spec: the runner would keep the model's bytes alive
   return {
     async run(input) {
-      const outputs = await session.run({ [spec.inputName]: new ort.Tensor('float32', input, [1, 3, MODEL_SIZE, MODEL_SIZE]) }, [spec.outputName]);
-      const d0 = outputs[spec.outputName];
+      const outputs = await session.run({ [inputName]: new ort.Tensor('float32', input, [1, 3, MODEL_SIZE, MODEL_SIZE]) }, [outputName]);
+      const d0 = outputs[outputName];
       if (!d0 || d0.type !== 'float32') throw new Error('the model returned no float32 saliency map');
       return d0.data as Float32Array;
     },
