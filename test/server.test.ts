@@ -6,19 +6,31 @@ import { isAlive, startServerProcess, waitForOk } from './helpers/server-process
 import { startSourceServer } from './helpers/source-server.js';
 
 t.test('SIGTERM: /ready turns 503, new work is refused, requests in flight finish, exit code 0', async (t) => {
-  const source = await startSourceServer(t, { '/disc.jpg': await discImage(1600, 1200, 'jpeg') });
+  const disc = await discImage(1600, 1200, 'jpeg');
+  // One source answers only when the test says: its request stays in flight, so the service is
+  // still draining (not already gone) when the test asks it for more work.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let heldAsked = false;
+  const source = await startSourceServer(t, {
+    '/disc.jpg': disc,
+    '/held.jpg': (_request, response) => {
+      heldAsked = true;
+      void released.then(() => response.writeHead(200, { 'content-length': disc.length }).end(disc));
+    },
+  });
   const server = await startServerProcess(t, { MAX_CONCURRENCY: '1', QUEUE_LIMIT: '8', SHUTDOWN_GRACE_MS: '30000' });
   await waitForOk(`${server.origin}/ready`);
 
-  const post = () =>
+  const post = (path = '/disc.jpg') =>
     request(`${server.origin}/remove-background`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image_url: source.url('/disc.jpg') }),
+      body: JSON.stringify({ image_url: source.url(path) }),
     });
-  const inFlight = [post(), post(), post()];
-  // Let all three be admitted (each has fetched its image) before the signal.
-  while (source.connections === 0 || server.logs.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  const inFlight = [post(), post(), post('/held.jpg')];
+  // Let all three be admitted (each has asked for its image) before the signal.
+  while (!heldAsked || server.logs.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   await new Promise((resolve) => setTimeout(resolve, 150));
   server.child.kill('SIGTERM');
   while (!server.logs.some((entry) => entry.msg === 'draining')) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -29,6 +41,7 @@ t.test('SIGTERM: /ready turns 503, new work is refused, requests in flight finis
   const refused = await post();
   t.equal(refused.statusCode, 503, 'new work is refused');
   t.equal(((await refused.body.json()) as { error: { code: string } }).error.code, 'not_ready');
+  release();
 
   const answers = await Promise.all(inFlight);
   for (const answer of answers) {
