@@ -98,6 +98,9 @@ export function clearHidden(image: { pixels: Uint8Array; width: number }, region
   }
 }
 
+/** The rows [top, bottom) of `box`, as a box: what one thread clears of it (row-pool.ts). */
+export const boxRows = (box: Box, top: number, bottom: number): Box => ({ left: box.left, top: box.top + top, width: box.width, height: bottom - top });
+
 /** Padding around the subject's box: pixels, or a percentage of the box's larger side. */
 export type Margin = number | { percent: number };
 

@@ -9,7 +9,7 @@
 // The PNG encoder (png.ts) splits the same way: the worker deflates the bottom half of the rows
 // into a part of the stream that joins the top half's as it is.
 import { Worker } from 'node:worker_threads';
-import { clearHidden, type Box } from './compose.js';
+import { boxRows, clearHidden, type Box } from './compose.js';
 import { LARGE_IMAGE_PIXELS, type DecodedImage } from './decode.js';
 import {
   addForegroundSums,
@@ -244,9 +244,6 @@ export async function estimateForegroundShared(pool: RowPool, image: DecodedImag
   );
   return mine + theirs;
 }
-
-/** The rows [top, bottom) of `box`: the part of it `clearHidden` (compose.ts) makes ready for those rows. */
-export const boxRows = (box: Box, top: number, bottom: number): Box => ({ left: box.left, top: box.top + top, width: box.width, height: bottom - top });
 
 /** clearHidden (compose.ts) on both threads: each clears half the box's rows; the same pixels. */
 export async function clearHiddenShared(pool: RowPool, image: DecodedImage, region: Box, box: Box): Promise<void> {

@@ -1,11 +1,11 @@
 // The second core's half of the full-resolution passes (row-pool.ts): a worker thread that runs
 // the same row functions as the main thread, on rows of the same shared pixels.
 import { parentPort } from 'node:worker_threads';
-import { clearHidden } from './compose.js';
+import { boxRows, clearHidden } from './compose.js';
 import { applyForegroundRows, foregroundSums, sumForegroundRows } from './foreground.js';
 import { deflateRows } from './png.js';
 import { applyEdgeRows, sumGuideRows } from './refine.js';
-import { boxRows, type RowTask } from './row-pool.js';
+import type { RowTask } from './row-pool.js';
 
 function run(task: RowTask): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.kind) {
