@@ -22,7 +22,7 @@ import sharp, { type Sharp } from 'sharp';
 import { buildApp } from '../src/app.js';
 import { loadConfig, projectRoot } from '../src/config.js';
 import { errorCatalog, ServiceError, type ErrorCode } from '../src/errors.js';
-import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader, sniffFormat, type ImageFormat } from '../src/pipeline/decode.js';
+import { decodePixels, modelPixelsFromBytes, readHeader, sniffFormat, type ImageFormat } from '../src/pipeline/decode.js';
 import { removeBackground, type OutputOptions, type RemovalOptions } from '../src/pipeline/index.js';
 import { MODEL_SIZE } from '../src/pipeline/preprocess.js';
 import { StageTimer } from '../src/pipeline/timings.js';
@@ -152,8 +152,7 @@ export function runPipelineCase(bytes: Buffer, limits: PipelineLimits, whole: bo
         await sharp(result.image).metadata(); // the answer is an image
       } else {
         const header = await readHeader(bytes, limits);
-        const image = await decodePixels(bytes, header, limits);
-        await (decodesSmall(header) ? modelPixelsFromBytes(bytes, limits) : modelPixels(image));
+        await Promise.all([decodePixels(bytes, header, limits), modelPixelsFromBytes(bytes, header, limits)]);
       }
       return { ok: true };
     } catch (error) {

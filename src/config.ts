@@ -90,7 +90,7 @@ export const ConfigSchema = Type.Object({
   }),
   DECODE_ALONGSIDE_MAX_PIXELS: Type.Integer({
     minimum: 0, default: 25_000_000,
-    description: 'JPEGs of up to this many pixels are decoded at full size while the model runs, which hides the decode behind the inference (about 50 ms at 12 MP) but holds the decoded image (4 bytes a pixel) in memory beside the inference\'s own buffers (about 230 MB); larger images are decoded after it. 0 decodes every image after the inference: 60 MB less peak at 12 MP, for the 512 MB deployments (README, Deployment).',
+    description: 'Images of up to this many pixels are decoded at full size beside the model\'s small view of them and then while the model runs, which hides the decode behind the inference (about 50 ms at 12 MP JPEG) but holds the decoded image (4 bytes a pixel) in memory beside the inference\'s own buffers (about 135 MB); larger images are decoded after it (for formats other than JPEG, whose view costs a full decode of its own, that is a second decode). 0 decodes every image after the inference: 60 MB less peak at 12 MP, for the 512 MB deployments (README, Deployment).',
   }),
   MAX_CANVAS_PIXELS: Type.Integer({
     minimum: 1, default: 16_000_000,

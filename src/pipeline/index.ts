@@ -2,7 +2,7 @@
 import { ServiceError } from '../errors.js';
 import { prepareBackdrop, type Background } from './background.js';
 import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Margin } from './compose.js';
-import { decodePixels, decodesSmall, LARGE_IMAGE_PIXELS, modelPixels, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
+import { decodePixels, LARGE_IMAGE_PIXELS, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
 import { clearHiddenShared, estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
@@ -104,7 +104,7 @@ export interface PipelineContext {
   /** The largest canvas (width x height) a request may ask for; unset, no limit. */
   maxCanvasPixels?: number;
   /**
-   * JPEGs of up to this many pixels are decoded at full size while the model runs; larger ones
+   * Images of up to this many pixels are decoded at full size while the model runs; larger ones
    * after it, when the inference's buffers are freed. Unset: LARGE_IMAGE_PIXELS.
    */
   decodeAlongsideMaxPixels?: number;
@@ -138,21 +138,22 @@ export async function removeBackground(
   const limits = { maxPixels: context.maxPixels };
   const header = context.header ?? (await timer.time('decode', () => readHeader(bytes, limits)));
   const roi = options.roi && roiBox(options.roi, header.width, header.height);
-  // For JPEG the model's input is decoded small straight from the bytes, and the full-resolution
-  // decode runs alongside the inference rather than before it, up to a size; a larger image waits
-  // instead, so its pixels never share memory with the inference's buffers.
-  const overlap = decodesSmall(header) && header.width * header.height <= Math.min(context.decodeAlongsideMaxPixels ?? LARGE_IMAGE_PIXELS, LARGE_IMAGE_PIXELS);
+  // The model's view is decoded straight from the bytes (small, for JPEG); the full-resolution
+  // decode starts beside it and runs on alongside the inference, up to a size. A larger image is
+  // decoded after the inference instead, so its pixels never share memory with the inference's
+  // buffers: for formats other than JPEG that is a second full decode (README, Performance).
+  const overlap = header.width * header.height <= Math.min(context.decodeAlongsideMaxPixels ?? LARGE_IMAGE_PIXELS, LARGE_IMAGE_PIXELS);
   const decode = () => {
     const decoding = decodePixels(bytes, header, limits);
     decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     return decoding;
   };
-  let decoding = decodesSmall(header) && !overlap ? undefined : decode();
+  let decoding = overlap ? decode() : undefined;
   let lease: SharedPixels | undefined;
   try {
     // The background is prepared here too, from the model's view of the image (see background.ts).
     const { modelView, input, backdrop } = await timer.time('decode', async () => {
-      const modelView = decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decoding!);
+      const modelView = await modelPixelsFromBytes(bytes, header, limits);
       const backdrop = await prepareBackdrop(output.background, header, { opaque: output.format === 'jpeg', maxPixels: limits.maxPixels, modelView });
       return { modelView, input: toModelInput(modelView), backdrop };
     });

@@ -76,3 +76,24 @@ t.test("a 2000 x 2000 canvas from a 12 MP photo raises the peak memory by less t
   t.comment(`peak above the resident memory before the run: ${peaks.plain.toFixed(1)} MiB for the transparent PNG, ${peaks.canvas.toFixed(1)} MiB for the marketplace canvas (its pixels: ${canvasMib.toFixed(1)} MiB)`);
   t.ok(peaks.canvas - peaks.plain <= canvasMib, `the canvas adds ${(peaks.canvas - peaks.plain).toFixed(1)} MiB at most`);
 });
+
+t.test('a PNG gives the same cutout and the same model input whether its full decode runs beside the model or after it', async (t) => {
+  const disc = new Float32Array(MODEL_SIZE * MODEL_SIZE);
+  for (let y = 0; y < MODEL_SIZE; y++) for (let x = 0; x < MODEL_SIZE; x++) disc[y * MODEL_SIZE + x] = Math.hypot(x - 160, y - 160) < 100 ? 1 : 0;
+  const inputs: Float32Array[] = [];
+  const discModel = { predict: async (input: Float32Array) => (inputs.push(input.slice()), disc.slice()) };
+  const bytes = await sharp(await noisyJpeg(1200, 800)).png().toBuffer();
+  const run = (decodeAlongsideMaxPixels: number) =>
+    removeBackground(bytes, OPTIONS, { segmenter: discModel, maxPixels: 50_000_000, pngCompressionLevel: 1, timer: new StageTimer(), decodeAlongsideMaxPixels });
+  const beside = await run(50_000_000);
+  const after = await run(0);
+  t.ok(Buffer.from(inputs[0]!.buffer).equals(Buffer.from(inputs[1]!.buffer)), 'the same model input');
+  t.ok(beside.image.equals(after.image), 'the same encoded cutout');
+  t.same(beside.box, after.box);
+  // And a failure leaves nothing running, whichever way the decode went.
+  for (const decodeAlongsideMaxPixels of [50_000_000, 0]) {
+    const failure = await removeBackground(bytes, OPTIONS, { segmenter: blindModel, maxPixels: 50_000_000, pngCompressionLevel: 1, timer: new StageTimer(), decodeAlongsideMaxPixels }).catch((error: unknown) => error);
+    t.ok(failure instanceof ServiceError && failure.code === 'no_foreground', 'no subject found');
+    t.same(sharp.counters(), { queue: 0, process: 0 }, 'libvips has nothing queued or running once it has failed');
+  }
+});

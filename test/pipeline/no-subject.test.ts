@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import { ANSWERED_PATTERNS, EMPTY_NEGATIVES, generateNegatives, negativeImage, NEGATIVE_NAMES } from '../../scripts/generate-negatives.js';
 import { loadConfig } from '../../src/config.js';
 import { ServiceError, type ErrorCode } from '../../src/errors.js';
-import { decodePixels, decodesSmall, modelPixels, modelPixelsFromBytes, readHeader } from '../../src/pipeline/decode.js';
+import { modelPixelsFromBytes, readHeader } from '../../src/pipeline/decode.js';
 import { removeBackground, type RemovalOptions } from '../../src/pipeline/index.js';
 import {
   BLOCKS, EDGE_STEP, hasSubject, imageFigures, MIN_EDGE_SHARE, MIN_VARIATION, SUBJECT_LEVEL, type ImageFigures,
@@ -85,7 +85,7 @@ async function judge(bytes: Buffer): Promise<Verdict> {
   for (const value of map) if (value > peak) peak = value;
   // The model's view, made as the pipeline makes it.
   const header = await readHeader(bytes, limits);
-  const view = decodesSmall(header) ? await modelPixelsFromBytes(bytes, limits) : await modelPixels(await decodePixels(bytes, header, limits));
+  const view = await modelPixelsFromBytes(bytes, header, limits);
   return { refused, peak, figures: imageFigures(view) };
 }
 
