@@ -78,24 +78,36 @@ export function applySubjectAlpha(image: DecodedImage, grid: Uint8Array, region:
  * background) must be taken before this.
  */
 export function clearHidden(image: { pixels: Uint8Array; width: number }, region: Box, box: Box): void {
-  const { pixels, width } = image;
-  const regionRight = region.left + region.width;
-  const regionBottom = region.top + region.height;
-  const rowStart = (y: number, x: number) => (y * width + x) * 4;
-  for (let y = box.top; y < box.top + box.height; y++) {
-    const boxRight = box.left + box.width;
-    if (y < region.top || y >= regionBottom) {
-      pixels.fill(0, rowStart(y, box.left), rowStart(y, boxRight));
-      continue;
-    }
-    const from = Math.min(Math.max(region.left, box.left), boxRight);
-    const to = Math.max(Math.min(regionRight, boxRight), from);
-    pixels.fill(0, rowStart(y, box.left), rowStart(y, from));
-    pixels.fill(0, rowStart(y, to), rowStart(y, boxRight));
-    for (let p = rowStart(y, from) + 3; p < rowStart(y, to); p += 4) {
+  const { pixels } = image;
+  const { from, to } = clearOutside(image, region, box);
+  for (let y = Math.max(box.top, region.top); y < Math.min(box.top + box.height, region.top + region.height); y++) {
+    for (let p = rowStart(image, y, from) + 3; p < rowStart(image, y, to); p += 4) {
       if (pixels[p] === 0) pixels[p - 3] = pixels[p - 2] = pixels[p - 1] = 0;
     }
   }
+}
+
+const rowStart = (image: { width: number }, y: number, x: number) => (y * image.width + x) * 4;
+
+/**
+ * The first half of clearHidden: the pixels of `box` outside `region` become (0, 0, 0, 0). Returns
+ * the columns [from, to) of the box that lie inside the region, where hidden pixels are left with
+ * their colour (png.ts encodes them as zeros itself).
+ */
+export function clearOutside(image: { pixels: Uint8Array; width: number }, region: Box, box: Box): { from: number; to: number } {
+  const { pixels } = image;
+  const boxRight = box.left + box.width;
+  const from = Math.min(Math.max(region.left, box.left), boxRight);
+  const to = Math.max(Math.min(region.left + region.width, boxRight), from);
+  for (let y = box.top; y < box.top + box.height; y++) {
+    if (y < region.top || y >= region.top + region.height) {
+      pixels.fill(0, rowStart(image, y, box.left), rowStart(image, y, boxRight));
+      continue;
+    }
+    pixels.fill(0, rowStart(image, y, box.left), rowStart(image, y, from));
+    pixels.fill(0, rowStart(image, y, to), rowStart(image, y, boxRight));
+  }
+  return { from, to };
 }
 
 /** The rows [top, bottom) of `box`, as a box: what one thread clears of it (row-pool.ts). */

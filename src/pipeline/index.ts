@@ -1,9 +1,9 @@
 // The whole cutout, from image bytes to encoded image bytes, without any HTTP: decode, infer, mask, encode.
 import { ServiceError } from '../errors.js';
 import { prepareBackdrop, type Background } from './background.js';
-import { applySubjectAlpha, clearHidden, marginPixels, padBox, type Box, type Margin } from './compose.js';
+import { applySubjectAlpha, clearHidden, clearOutside, marginPixels, padBox, type Box, type Margin } from './compose.js';
 import { decodePixels, LARGE_IMAGE_PIXELS, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
-import { encodeImage, outputSize, type OutputFormat } from './encode.js';
+import { encodeImage, outputSize, ownsPng, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
 import { clearHiddenShared, estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
@@ -208,16 +208,12 @@ export async function removeBackground(
       if (output.placement || output.shadow) {
         return composeResult(image, subjectBox, layout, { ...output, pngCompressionLevel, channels: options.channels, backdrop, kept: output.placement ? undefined : kept });
       }
-      if (pool) await clearHiddenShared(pool, image, region, kept);
+      const encoding = { format: output.format, quality: output.quality, pngCompressionLevel, ...size, backdrop, ...(pool && { rows: pool }) };
+      // png.ts encodes hidden pixels as zeros itself; libvips needs them cleared.
+      if (ownsPng(kept, options.channels, encoding)) clearOutside(image, region, kept);
+      else if (pool) await clearHiddenShared(pool, image, region, kept);
       else clearHidden(image, region, kept);
-      return encodeImage(image, kept, options.channels, {
-        format: output.format,
-        quality: output.quality,
-        pngCompressionLevel: context.pngCompressionLevel,
-        ...size,
-        backdrop,
-        ...(pool && { rows: pool }),
-      });
+      return encodeImage(image, kept, options.channels, encoding);
     });
 
     return {

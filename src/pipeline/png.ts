@@ -1,6 +1,9 @@
 // The transparent PNG of a cutout, encoded here rather than by libvips: rows filtered 'up' (each
 // byte minus the one above it), then deflated with a Huffman code fitted to each block of about a
 // megabyte, and runs of zero bytes (the cleared background, flat colour) as matches one byte back.
+// Hidden pixels (alpha 0) are written as zeros whatever colour they hold, so the pipeline clears
+// only what lies outside the subject's region before it (compose.ts clearOutside): at 12 MP the
+// clearing and the encode took 110 against 132 ms on one thread, the same bytes (measured).
 //
 // Why: libvips' zlib at level 1, with no filtering (adaptive filtering doubles its time), spends
 // its effort on string matching that finds little in a photo. Photos compress through their
@@ -147,6 +150,13 @@ function putBits(state: BitState, value: number, count: number): void {
   }
 }
 
+/**
+ * A pixel as it is encoded: a hidden one (alpha 0) as four zeros, whatever colour it holds, so
+ * the caller need not clear hidden pixels first (compose.ts clearOutside is all it needs) and the
+ * background's runs cost almost nothing.
+ */
+const visible = (pixel: number): number => (pixel < 0x1000000 ? 0 : pixel);
+
 /** The 'up' difference of two RGBA words, byte by byte (mod 256), in one 32-bit operation. */
 const upDifference = (pixel: number, above: number): number => ((pixel | HIGH_BITS) - (above & ~HIGH_BITS)) ^ ((pixel ^ ~above) & HIGH_BITS);
 
@@ -175,7 +185,7 @@ function countSymbols(words: Uint32Array, width: number, box: Box, y0: number, y
     const above = row - width;
     let zeros = 0;
     for (let x = 0; x < boxWidth; x++) {
-      const r = y === 0 ? words[row + x]! : upDifference(words[row + x]!, words[above + x]!);
+      const r = y === 0 ? visible(words[row + x]!) : upDifference(visible(words[row + x]!), visible(words[above + x]!));
       if (r === 0) {
         zeros += 4;
         continue;
@@ -226,7 +236,7 @@ function writeRows(words: Uint32Array, width: number, box: Box, y0: number, y1: 
     for (let x = 0; x <= boxWidth; x++) {
       let r = 0;
       if (x < boxWidth) {
-        r = upDifference(words[row + x]!, upper[above + x]!);
+        r = upDifference(visible(words[row + x]!), visible(upper[above + x]!));
         if (r === 0) {
           zeros += 4;
           continue;
@@ -335,7 +345,7 @@ function filteredBytes(words: Uint32Array, width: number, box: Box, y0: number, 
     bytes[at] = FILTER_UP;
     const row = (box.top + y) * width + box.left;
     for (let x = 0; x < box.width; x++) {
-      view.setUint32(at + 1 + x * 4, y === 0 ? words[row + x]! : upDifference(words[row + x]!, words[row - width + x]!), true);
+      view.setUint32(at + 1 + x * 4, y === 0 ? visible(words[row + x]!) : upDifference(visible(words[row + x]!), visible(words[row - width + x]!)), true);
     }
   }
   return bytes;

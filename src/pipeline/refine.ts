@@ -193,6 +193,11 @@ export function edgeBox(region: Box, bounds: EdgeBounds | null): Box | null {
   return { left: region.left + minX, top: region.top + minY, width: maxX - minX + 1, height: maxY - minY + 1 };
 }
 
+// Filter outputs (0..255 scale) below this round to ALPHA_FLOOR or less, and are cleared; above
+// OPAQUE_ABOVE they round to 255 or more (applyEdgeRows), each with a margin for float rounding.
+const CLEAR_BELOW = ALPHA_FLOOR + 0.5 - 1e-6;
+const OPAQUE_ABOVE = 254.5 + 1e-6;
+
 /** [minX, minY, maxX, maxY] of the visible alpha, in region pixels. */
 export type EdgeBounds = [number, number, number, number];
 
@@ -243,15 +248,20 @@ export function applyEdgeRows(pixels: Uint8Array, width: number, plan: EdgePlan,
     let first = -1;
     let last = -1;
     const base = ((region.top + y) * width + region.left) * 4;
-    // A run of pixels between the same two working columns at a time. Where both ends ignore the
-    // luma (|a| * 255 < 0.5) and agree on clear or opaque, which is most of a region, the run is
-    // filled without computing a thing.
+    // A run of pixels between the same two working columns at a time. The value is bilinear in
+    // the position between the columns (0..1) and the luma (0..255), so its extremes over the run
+    // are at those four corners: where they all round to clear, or all to opaque, which is most of a
+    // region, the run is filled without computing a pixel (a margin of 1e-6 leaves the borderline
+    // runs to the exact path).
     for (let start = 0; start < region.width; ) {
       const x0 = column0[start]!;
       const end = runEnds[start]!;
       const a0 = rowA[x0]!, a1 = rowA[x0 + 1]!, b0 = rowB[x0]!, b1 = rowB[x0 + 1]!;
-      if (Math.abs(a0) < 0.002 && Math.abs(a1) < 0.002 && ((b0 < 0 && b1 < 0) || (b0 > 256 && b1 > 256))) {
-        const fill = b0 < 0 ? 0 : 255;
+      const high0 = a0 > 0 ? b0 + 255 * a0 : b0, high1 = a1 > 0 ? b1 + 255 * a1 : b1;
+      const low0 = a0 < 0 ? b0 + 255 * a0 : b0, low1 = a1 < 0 ? b1 + 255 * a1 : b1;
+      const clear = high0 < CLEAR_BELOW && high1 < CLEAR_BELOW;
+      if (clear || (low0 > OPAQUE_ABOVE && low1 > OPAQUE_ABOVE)) {
+        const fill = clear ? 0 : 255;
         for (let p = base + start * 4 + 3; p < base + end * 4; p += 4) pixels[p] = fill;
         if (fill === 255) {
           if (first < 0) first = start;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ALPHA_FLOOR, applySubjectAlpha, clearHidden, marginPixels, padBox } from '../../src/pipeline/compose.js';
+import { ALPHA_FLOOR, applySubjectAlpha, clearHidden, clearOutside, marginPixels, padBox } from '../../src/pipeline/compose.js';
+import { encodePng } from '../../src/pipeline/png.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
 
 /** A width x height RGBA image of one colour and alpha. */
@@ -80,6 +81,21 @@ t.test('clearHidden: outside the region and wherever alpha is 0, pixels become (
   t.same(pixel(3, 1), [0, 0, 0, 0], 'transparent inside: colour cleared');
   t.same(pixel(2, 2), [9, 8, 7, 100], 'a soft pixel keeps its colour');
   t.same(pixel(0, 0), [9, 8, 7, 255], 'outside the box: untouched');
+});
+
+t.test('clearOutside clears only outside the region, and with png.ts it encodes what clearHidden would give', async (t) => {
+  const region = { left: 2, top: 1, width: 2, height: 2 };
+  const box = { left: 1, top: 0, width: 4, height: 4 };
+  const img = image(6, 4, [9, 8, 7, 255]);
+  img.pixels[(1 * 6 + 3) * 4 + 3] = 0; // a transparent pixel inside the region
+  const cleared = { ...img, pixels: Uint8Array.from(img.pixels) };
+  t.same(clearOutside(img, region, box), { from: 2, to: 4 }, 'the box columns inside the region');
+  const pixel = (x: number, y: number) => [...img.pixels.subarray((y * 6 + x) * 4, (y * 6 + x) * 4 + 4)];
+  t.same(pixel(1, 1), [0, 0, 0, 0], 'outside the region: cleared');
+  t.same(pixel(3, 1), [9, 8, 7, 0], 'transparent inside: left for the encoder');
+  t.same(pixel(0, 0), [9, 8, 7, 255], 'outside the box: untouched');
+  clearHidden(cleared, region, box);
+  t.ok(encodePng(img.pixels, 6, box).equals(encodePng(cleared.pixels, 6, box)), 'the same PNG, byte for byte');
 });
 
 t.test('padBox grows the box and clamps it to the image', async (t) => {

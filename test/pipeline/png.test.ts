@@ -30,13 +30,14 @@ function image(width: number, height: number, kind: 'cutout' | 'noise' | 'empty'
   return pixels;
 }
 
-/** The box's pixels, row after row. */
+/** The box's pixels, row after row, as the encoder writes them: hidden ones (alpha 0) as zeros. */
 function crop(pixels: Uint8Array, width: number, box: Box): Buffer {
   const out = Buffer.alloc(box.width * box.height * 4);
   for (let y = 0; y < box.height; y++) {
     const from = ((box.top + y) * width + box.left) * 4;
     out.set(pixels.subarray(from, from + box.width * 4), y * box.width * 4);
   }
+  for (let p = 0; p < out.length; p += 4) if (out[p + 3] === 0) out.fill(0, p, p + 4);
   return out;
 }
 
@@ -76,6 +77,16 @@ function unfilter(png: Buffer): { width: number; height: number; pixels: Buffer 
   }
   return { width, height, pixels };
 }
+
+t.test('a hidden pixel (alpha 0) is encoded as zeros whatever its colour; a visible one keeps its colour, however faint', async (t) => {
+  // Row 0: hidden red, faint green (alpha 1), opaque blue; row 1 the same, so the 'up' filter sees both.
+  const row = [255, 0, 0, 0, 0, 255, 0, 1, 0, 0, 255, 255];
+  const pixels = Uint8Array.from([...row, ...row]);
+  const box = { left: 0, top: 0, width: 3, height: 2 };
+  const { pixels: decoded } = unfilter(encodePng(pixels, 3, box));
+  t.same([...decoded], [0, 0, 0, 0, 0, 255, 0, 1, 0, 0, 255, 255, 0, 0, 0, 0, 0, 255, 0, 1, 0, 0, 255, 255]);
+  t.same([...pixels.subarray(0, 4)], [255, 0, 0, 0], 'the source is not written');
+});
 
 t.test('a box of an image comes back exactly, through zlib and through libvips', async (t) => {
   const cases: [string, number, number, Box, 'cutout' | 'noise' | 'empty'][] = [
