@@ -2,7 +2,7 @@
 import { ServiceError } from '../errors.js';
 import { prepareBackdrop, type Background } from './background.js';
 import { applySubjectAlpha, clearHidden, clearOutside, marginPixels, padBox, type Box, type Margin } from './compose.js';
-import { decodePixels, LARGE_IMAGE_PIXELS, modelPixelsFromBytes, readHeader, type ImageHeader } from './decode.js';
+import { decodePixels, LARGE_IMAGE_PIXELS, modelPixelsFromBytes, readHeader, type DecodedImage, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, ownsPng, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
 import { clearHiddenShared, estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
@@ -148,9 +148,18 @@ export async function removeBackground(
     decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     return decoding;
   };
-  let decoding = overlap ? decode() : undefined;
+  let decoding: Promise<DecodedImage> | undefined;
   let lease: SharedPixels | undefined;
   try {
+    // An image large enough for the row worker to share in is decoded by the worker, straight into
+    // the shared memory (row-pool.ts decodeShared): no copy of its own here, and no copy to make.
+    const shared = overlap && worthSharing(context.rows, header, context.minSharedPixels) ? context.rows.decodeShared(bytes, header, limits) : undefined;
+    if (shared) {
+      lease = shared.lease;
+      decoding = shared.decoding;
+      decoding.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    } else if (overlap) decoding = decode();
+
     // The background is prepared here too, from the model's view of the image (see background.ts).
     const { modelView, input, backdrop } = await timer.time('decode', async () => {
       const modelView = await modelPixelsFromBytes(bytes, header, limits);
@@ -187,10 +196,14 @@ export async function removeBackground(
     signal?.throwIfAborted();
     const colour = options.channels === 'rgba' && options.foreground !== false;
     const { rows } = context;
-    // The pool's shared memory, unless another request holds it (then this one runs on one thread).
-    lease = (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels) ? await timer.time('decode', () => rows.lend(image)) : undefined;
-    if (lease) image = { ...image, pixels: lease.pixels };
-    const pool = lease ? rows : undefined; // the two threads' passes run on the lent pixels only
+    // The pool's shared memory (holding the image already, or a copy of it now), unless another
+    // request holds it: then this one runs on one thread.
+    if (!lease && (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels)) {
+      lease = await timer.time('decode', () => rows.lend(image));
+      if (lease) image = { ...image, pixels: lease.pixels };
+    }
+    // The two threads' passes run on the lent pixels only, for a region worth the hand-over.
+    const pool = lease && (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels) ? rows : undefined;
     const subjectBox = edgeFilter
       ? await timer.time('refine', () => (pool ? refineEdgesShared(pool, image, grid, region) : refineEdges(image, grid, region)))
       : resized;

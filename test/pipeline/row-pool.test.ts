@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import t from 'tap';
 import type { Box } from '../../src/pipeline/compose.js';
-import type { DecodedImage } from '../../src/pipeline/decode.js';
+import { decodePixels, readHeader, type DecodedImage } from '../../src/pipeline/decode.js';
 import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, edgeGeometry, refineEdges } from '../../src/pipeline/refine.js';
 import { encodePng } from '../../src/pipeline/png.js';
@@ -103,7 +103,7 @@ t.test('a pool whose worker has gone is no longer used, and says why', async (t)
   await pool.close();
   t.equal(pool.usable, false);
   const { image } = scene(800, 700);
-  t.notOk(worthSharing(pool, { left: 0, top: 0, width: 4000, height: 3000 }), `not even for a region of ${MIN_SHARED_PIXELS} pixels or more`);
+  t.notOk(worthSharing(pool, { width: 4000, height: 3000 }), `not even for a region of ${MIN_SHARED_PIXELS} pixels or more`);
   await t.rejects(pool.run({ kind: 'colour', pixels: new Uint8Array(4), width: 1, top: 0, bottom: 0 } as never), /closed/);
 });
 
@@ -170,4 +170,26 @@ t.test('the shared memory is one buffer, lent to one request at a time and reuse
   second.release();
   const huge = { ...small, width: MAX_SHARED_PIXELS + 1, height: 1, pixels: { length: (MAX_SHARED_PIXELS + 1) * 4 } as Buffer };
   t.equal(pool.lend(huge), undefined, 'an image over MAX_SHARED_PIXELS is not copied');
+});
+
+t.test('decodeShared: the worker decodes into the shared memory, the same pixels as a decode here; a bad image is refused as one', async (t) => {
+  const pool = RowPool.start();
+  t.teardown(() => pool.close());
+  const limits = { maxPixels: 50_000_000 };
+  const source = await sharp(scene(640, 480).image.pixels, { raw: { width: 640, height: 480, channels: 4 } }).removeAlpha().withMetadata({ orientation: 6 }).jpeg().toBuffer();
+  const header = await readHeader(source, limits);
+  const here = await decodePixels(source, header, limits);
+  const shared = pool.decodeShared(source, header, limits)!;
+  t.equal(pool.lend(here), undefined, 'the memory is lent from the start of the decode');
+  const image = await shared.decoding;
+  t.same([image.width, image.height, image.format, image.hasAlpha], [here.width, here.height, 'jpeg', false], 'turned by its orientation, as here');
+  t.equal(image.pixels.buffer, shared.lease.pixels.buffer, 'in the shared memory');
+  t.ok(image.pixels.equals(here.pixels), 'the same pixels');
+  shared.lease.release();
+
+  const broken = Buffer.concat([source.subarray(0, 2000), Buffer.alloc(source.length - 2000)]);
+  const failed = pool.decodeShared(broken, header, limits)!;
+  await t.rejects(failed.decoding, { code: 'image_decode_failed', statusCode: 422 }, 'the refusal, not a fault');
+  failed.lease.release();
+  t.ok(pool.usable, 'and the worker goes on');
 });
