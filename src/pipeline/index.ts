@@ -196,14 +196,14 @@ export async function removeBackground(
     signal?.throwIfAborted();
     const colour = options.channels === 'rgba' && options.foreground !== false;
     const { rows } = context;
-    // The pool's shared memory (holding the image already, or a copy of it now), unless another
-    // request holds it: then this one runs on one thread.
-    if (!lease && (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels)) {
-      lease = await timer.time('decode', () => rows.lend(image));
+    // The two threads' passes run on the pool's shared memory (holding the image already, or a copy
+    // of it now), for a region worth the hand-over; while another request holds it, on one thread.
+    const sharing = (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels) ? rows : undefined;
+    if (sharing && !lease) {
+      lease = await timer.time('decode', () => sharing.lend(image));
       if (lease) image = { ...image, pixels: lease.pixels };
     }
-    // The two threads' passes run on the lent pixels only, for a region worth the hand-over.
-    const pool = lease && (edgeFilter || colour) && worthSharing(rows, region, context.minSharedPixels) ? rows : undefined;
+    const pool = lease ? sharing : undefined;
     const subjectBox = edgeFilter
       ? await timer.time('refine', () => (pool ? refineEdgesShared(pool, image, grid, region) : refineEdges(image, grid, region)))
       : resized;

@@ -13,10 +13,11 @@ import { applyEdgeRows, sumGuideRows } from './refine.js';
 import type { RowTask } from './row-pool.js';
 
 // A decoded image's own buffer (48 MB at 12 MP) is garbage once copied into the shared memory, but
-// this thread allocates little else, so its collector would leave it resident for several requests
-// (51 MiB more peak at 12 MP, measured). A full collection of this small heap takes a few
-// milliseconds, while the main thread runs the model. (The flag only exposes gc() to contexts made
-// after it, such as this one; no other code sees it.)
+// this thread allocates little else, so its collector would leave it resident for a request or two
+// (the worker's external memory 116 to 120 MB against 55 to 72 MB, measured at 12 MP). A
+// young-generation collection right after the copy frees it, while the main thread runs the model;
+// a full one freed it too but slowed the passes that follow (colour 67 to 120 ms). (The flag only
+// exposes gc() to contexts made after it, such as this one; no other code sees it.)
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void;
 const collectGarbage = () => gc({ type: 'minor' });
