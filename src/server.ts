@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, projectRoot } from './config.js';
+import { applyHeapGrowth, ConfigError, loadConfig, projectRoot } from './config.js';
 import { ModelLoadError } from './pipeline/segment.js';
 
 const started = performance.now();
@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const envFile = path.join(projectRoot, '.env');
   if (existsSync(envFile)) process.loadEnvFile(envFile);
   const config = loadConfig();
+  applyHeapGrowth(config);
   const app = await buildApp(config);
 
   // On SIGTERM: /ready turns 503 and new work is refused, while requests in flight get up to

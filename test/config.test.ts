@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,27 @@ t.test('every setting has a default and a description, and .env.example mirrors 
 t.test('the README documents every setting', async (t) => {
   const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
   for (const setting of describeSettings()) t.match(readme, `\`${setting.name}\``, setting.name);
+});
+
+t.test('HEAP_GROWING_PERCENT reaches V8: the limit its next full collection sets', async (t) => {
+  // In a process of its own (the flag is process-wide), from dist/ as the service runs it (`npm test`
+  // compiles first): after a full collection V8 traces the factor it grew the limit by.
+  const factorAfterCollection = (percent: number): number => {
+    const script = [
+      `const { applyHeapGrowth } = await import(${JSON.stringify(path.join(projectRoot, 'dist/src/config.js'))});`,
+      `applyHeapGrowth({ HEAP_GROWING_PERCENT: ${percent} });`,
+      'globalThis.kept = Array.from({ length: 200000 }, (_, i) => ({ i, pair: [i, i + 1] }));',
+      'gc();',
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--expose-gc', '--trace-gc-verbose', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const factors = [...child.stdout.matchAll(/\[HeapController\] Limit: .*\(([\d.]+)\)/g)].map((match) => Number(match[1]));
+    t.equal(child.status, 0, `percent ${percent}: ${child.stderr}`);
+    return factors.at(-1) ?? NaN;
+  };
+  t.equal(factorAfterCollection(400), 5, '400 % grows the limit to five times what the collection kept');
+  const own = factorAfterCollection(0);
+  t.ok(own > 1 && own < 5, `0 leaves V8's own factor (${own})`);
+  t.equal(loadConfig({}).HEAP_GROWING_PERCENT, 400, 'the default');
 });
 
 t.test('storage and the public base URL', async (t) => {

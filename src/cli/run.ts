@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, projectRoot, type Config } from '../config.js';
+import { applyHeapGrowth, ConfigError, loadConfig, projectRoot, type Config } from '../config.js';
 import { Downloader } from '../fetch/download.js';
 import type { RequestedBackground } from '../options.js';
 import { aboutBackground } from '../pipeline/background.js';
@@ -119,6 +119,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const downloader = needsDownloader
     ? Downloader.fromConfig(config)
     : undefined;
+  applyHeapGrowth(config); // a folder of photos allocates as a stream of requests does
   // On this thread: a command line has no event loop to keep answering, and the worker's thread
   // would cost start-up time and memory (INFERENCE_WORKER is the service's).
   const loading = Segmenter.load({ modelPath: config.MODEL_PATH, threads: config.INFERENCE_THREADS, arena: config.INFERENCE_ARENA });

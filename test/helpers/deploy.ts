@@ -132,4 +132,9 @@ export function readYaml(...parts: string[]): unknown[] {
  * The settings of the 512 MiB deployments (deploy/kubernetes-512mb, the README's Render and Heroku
  * instructions), which test/deploy/memory.test.ts measures under that limit.
  */
-export const MEMORY_512_ENV: Readonly<Record<string, string>> = Object.freeze({ DECODE_ALONGSIDE_MAX_PIXELS: '0', MAX_INPUT_PIXELS: '25000000', ROW_WORKER: 'false' });
+export const MEMORY_512_ENV: Readonly<Record<string, string>> = Object.freeze({
+  DECODE_ALONGSIDE_MAX_PIXELS: '0',
+  MAX_INPUT_PIXELS: '25000000',
+  ROW_WORKER: 'false',
+  HEAP_GROWING_PERCENT: '0',
+});
