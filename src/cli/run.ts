@@ -6,7 +6,8 @@ import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyHeapGrowth, ConfigError, loadConfig, projectRoot, type Config } from '../config.js';
-import { Downloader } from '../fetch/download.js';
+import type { ImageDownloader } from '../fetch/download.js';
+import { startDownloader } from '../fetch/download-thread.js';
 import type { RequestedBackground } from '../options.js';
 import { aboutBackground } from '../pipeline/background.js';
 import { isLargeImage, readHeader, removeBackground, type Background } from '../pipeline/index.js';
@@ -116,9 +117,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 
   const needsDownloader = inputs.some((input) => input.kind === 'url') || (options.background.kind === 'url' && !options.background.url.startsWith('file:'));
-  const downloader = needsDownloader
-    ? Downloader.fromConfig(config)
-    : undefined;
+  const downloader = needsDownloader ? await startDownloader(config) : undefined;
   applyHeapGrowth(config); // a folder of photos allocates as a stream of requests does
   // On this thread: a command line has no event loop to keep answering, and the worker's thread
   // would cost start-up time and memory (INFERENCE_WORKER is the service's).
@@ -150,7 +149,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 /** The background as the pipeline takes it: a background image's bytes read (a file) or downloaded (a URL) once for every input. */
-async function resolveBackground(requested: RequestedBackground, downloader: Downloader | undefined): Promise<Background> {
+async function resolveBackground(requested: RequestedBackground, downloader: ImageDownloader | undefined): Promise<Background> {
   if (requested.kind !== 'url') return requested;
   if (requested.url.startsWith('file:')) {
     const file = fileURLToPath(requested.url);
@@ -192,7 +191,7 @@ class Batch {
     private readonly target: Target,
     private readonly options: Options,
     private readonly segmenter: Segmenter,
-    private readonly downloader: Downloader | undefined,
+    private readonly downloader: ImageDownloader | undefined,
     private readonly io: Io,
   ) {
     this.progress = new Progress(io.stderr, progressMode(io.stderr, line.quiet));

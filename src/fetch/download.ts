@@ -6,7 +6,6 @@
 // (a Content-Length can lie or be missing) and gives the whole download one deadline on top of the
 // connect and headers timeouts (a source sending a byte a second never trips an idle timeout).
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import type { Config } from '../config.js';
 import { ServiceError } from '../errors.js';
 import { ForbiddenAddressError, guardedConnector, type GuardOptions } from './guarded-connector.js';
 
@@ -22,6 +21,13 @@ export interface DownloadOptions {
   allowPrivateNetworks: boolean;
   /** Tests substitute name resolution and address verdicts (see guarded-connector.ts). */
   guard?: Pick<GuardOptions, 'lookup' | 'judge'>;
+}
+
+/** What the routes and the command line download with: a Downloader, or one on its own thread (download-thread.ts). */
+export interface ImageDownloader {
+  /** The body of the image at `source`, or a ServiceError saying why not. `signal` aborts it early. */
+  download(source: string, signal?: AbortSignal): Promise<Buffer>;
+  close(): Promise<void>;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -82,21 +88,8 @@ function discard(body: Dispatcher.ResponseData['body']): void {
   body.destroy();
 }
 
-export class Downloader {
+export class Downloader implements ImageDownloader {
   private readonly dispatcher: Dispatcher;
-
-  /** The downloader the settings describe (the service's and the command line's). */
-  static fromConfig(config: Config): Downloader {
-    return new Downloader({
-      maxBytes: config.MAX_DOWNLOAD_BYTES,
-      timeoutMs: config.FETCH_TIMEOUT_MS,
-      connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
-      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-      maxRedirects: config.MAX_REDIRECTS,
-      allowedHosts: config.ALLOWED_HOSTS,
-      allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
-    });
-  }
 
   /** `dispatcher` replaces the guarded agent (tests pass undici's MockAgent). */
   constructor(
@@ -118,7 +111,6 @@ export class Downloader {
       });
   }
 
-  /** The body of the image at `source`, or a ServiceError saying why not. `signal` aborts it early. */
   async download(source: string, signal?: AbortSignal): Promise<Buffer> {
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     const abort = signal ? AbortSignal.any([signal, deadline]) : deadline;
