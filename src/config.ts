@@ -83,7 +83,7 @@ export const ConfigSchema = Type.Object({
   }),
   DOWNLOAD_WORKER: Type.Boolean({
     default: true,
-    description: "Download source images (image_url, background_url) on a worker thread. undici's HTTP parser is WebAssembly, and the first response it parses grows its memory, which turns off for good one of V8's fast paths for typed arrays on the thread it runs on: on the main thread every later request's edge filter, colour step, mask and PNG then ran about 15 % slower (about 7 ms at 1 MP, two services side by side). The cost: about 10 MiB more resident memory when idle, none at peak (12 MP at concurrency 4, measured). Off, downloads run on the main thread, which then loads undici itself. A worker that dies fails the downloads it held (500) and is replaced.",
+    description: "Download source images (image_url, background_url) on a worker thread. undici's HTTP parser is WebAssembly, and the first response it parses grows its memory, which turns off for good one of V8's fast paths for typed arrays on the thread it runs on: on the main thread every later request's edge filter, colour step, mask and PNG then ran about 15 % slower (about 7 ms at 1 MP, two services side by side). The cost: about 15 MiB more resident memory when idle, none measurable at peak (12 MP at concurrency 4, four fresh pairs of services). Off, downloads run on the main thread, which then loads undici itself. A worker that dies fails the downloads it held (500) and is replaced.",
   }),
   MAX_INPUT_PIXELS: Type.Integer({
     minimum: 1, default: 50_000_000,
