@@ -92,45 +92,45 @@ function pull(level: Level): Level {
   return { width, height, cells };
 }
 
-/** Writes into `out` the level's 8 channels sampled bilinearly at cell coordinates (fx, fy). */
-function sample(level: Level, fx: number, fy: number, out: Float32Array): void {
+/**
+ * Fills each cell's unknown part from the (already filled) coarser level, sampled bilinearly at
+ * the cell's centre; every cell is then known. Only the unknown parts' colours are sampled (most
+ * cells lack one of the two), each rounded to a float as it is stored.
+ */
+function push(level: Level, coarser: Level): void {
   const { width, height, cells } = level;
-  const x0 = Math.floor(fx);
-  const y0 = Math.floor(fy);
-  const tx = fx - x0;
-  const ty = fy - y0;
-  const xa = x0 < 0 ? 0 : x0 >= width ? width - 1 : x0;
-  const xb = x0 + 1 >= width ? width - 1 : x0 + 1 < 0 ? 0 : x0 + 1;
-  const ya = y0 < 0 ? 0 : y0 >= height ? height - 1 : y0;
-  const yb = y0 + 1 >= height ? height - 1 : y0 + 1 < 0 ? 0 : y0 + 1;
-  const p00 = (ya * width + xa) * CELL;
-  const p01 = (ya * width + xb) * CELL;
-  const p10 = (yb * width + xa) * CELL;
-  const p11 = (yb * width + xb) * CELL;
-  const w00 = (1 - tx) * (1 - ty);
-  const w01 = tx * (1 - ty);
-  const w10 = (1 - tx) * ty;
-  const w11 = tx * ty;
-  for (let k = 0; k < CELL; k++) out[k] = w00 * cells[p00 + k]! + w01 * cells[p01 + k]! + w10 * cells[p10 + k]! + w11 * cells[p11 + k]!;
-}
-
-/** Fills each cell's unknown part from the (already filled) coarser level; every cell is then known. */
-function push(level: Level, coarser: Level, up: Float32Array): void {
-  const { width, height, cells } = level;
+  const { width: coarseWidth, height: coarseHeight, cells: from } = coarser;
   for (let y = 0; y < height; y++) {
     const fy = y / 2 - 0.25; // the cell's centre in the coarser level's cell coordinates
+    const y0 = Math.floor(fy);
+    const ty = fy - y0;
+    const ya = y0 < 0 ? 0 : y0 >= coarseHeight ? coarseHeight - 1 : y0;
+    const yb = y0 + 1 >= coarseHeight ? coarseHeight - 1 : y0 + 1 < 0 ? 0 : y0 + 1;
     for (let x = 0; x < width; x++) {
       const c = (y * width + x) * CELL;
-      const wf = cells[c + 3]!;
-      const wb = cells[c + 7]!;
-      if (wf >= 1 && wb >= 1) continue;
-      sample(coarser, x / 2 - 0.25, fy, up);
+      if (cells[c + 3]! >= 1 && cells[c + 7]! >= 1) continue;
+      const fx = x / 2 - 0.25;
+      const x0 = Math.floor(fx);
+      const tx = fx - x0;
+      const xa = x0 < 0 ? 0 : x0 >= coarseWidth ? coarseWidth - 1 : x0;
+      const xb = x0 + 1 >= coarseWidth ? coarseWidth - 1 : x0 + 1 < 0 ? 0 : x0 + 1;
+      const p00 = (ya * coarseWidth + xa) * CELL;
+      const p01 = (ya * coarseWidth + xb) * CELL;
+      const p10 = (yb * coarseWidth + xa) * CELL;
+      const p11 = (yb * coarseWidth + xb) * CELL;
+      const w00 = (1 - tx) * (1 - ty);
+      const w01 = tx * (1 - ty);
+      const w10 = (1 - tx) * ty;
+      const w11 = tx * ty;
       for (let k = 0; k < CELL; k += 4) {
         const w = cells[c + k + 3]!;
         if (w >= 1) continue;
-        cells[c + k] = w * cells[c + k]! + (1 - w) * up[k]!;
-        cells[c + k + 1] = w * cells[c + k + 1]! + (1 - w) * up[k + 1]!;
-        cells[c + k + 2] = w * cells[c + k + 2]! + (1 - w) * up[k + 2]!;
+        const r = Math.fround(w00 * from[p00 + k]! + w01 * from[p01 + k]! + w10 * from[p10 + k]! + w11 * from[p11 + k]!);
+        const g = Math.fround(w00 * from[p00 + k + 1]! + w01 * from[p01 + k + 1]! + w10 * from[p10 + k + 1]! + w11 * from[p11 + k + 1]!);
+        const b = Math.fround(w00 * from[p00 + k + 2]! + w01 * from[p01 + k + 2]! + w10 * from[p10 + k + 2]! + w11 * from[p11 + k + 2]!);
+        cells[c + k] = w * cells[c + k]! + (1 - w) * r;
+        cells[c + k + 1] = w * cells[c + k + 1]! + (1 - w) * g;
+        cells[c + k + 2] = w * cells[c + k + 2]! + (1 - w) * b;
         cells[c + k + 3] = 1;
       }
     }
@@ -302,8 +302,7 @@ export function foregroundPlan(layout: ForegroundLayout, sums: ForegroundSums): 
   }
   const levels: Level[] = [{ width: gridWidth, height: gridHeight, cells }];
   while (levels.at(-1)!.width > 1 || levels.at(-1)!.height > 1) levels.push(pull(levels.at(-1)!));
-  const scratch = new Float32Array(CELL);
-  for (let k = levels.length - 2; k >= 0; k--) push(levels[k]!, levels[k + 1]!, scratch);
+  for (let k = levels.length - 2; k >= 0; k--) push(levels[k]!, levels[k + 1]!);
   return { base: levels[0]!.cells, near };
 
 }

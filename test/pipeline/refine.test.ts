@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ALPHA_FLOOR, applySubjectAlpha } from '../../src/pipeline/compose.js';
 import type { DecodedImage } from '../../src/pipeline/decode.js';
-import { ALPHA_LEVELS, boxMean, calibrateGrid, refineEdges, wantsEdgeFilter } from '../../src/pipeline/refine.js';
+import { ALPHA_LEVELS, boxMeans, calibrateGrid, refineEdges, wantsEdgeFilter } from '../../src/pipeline/refine.js';
 
 t.test('calibrateGrid: low and below to 0, high and above to 255, linear between', async (t) => {
   const low = Math.floor(ALPHA_LEVELS.low * 255);
@@ -16,24 +16,27 @@ t.test('calibrateGrid: low and below to 0, high and above to 255, linear between
   t.ok(below! <= 127 && above! >= 128, `the half-way line stays where it is (127 -> ${below}, 128 -> ${above})`);
 });
 
-t.test('boxMean equals the plain windowed mean, windows cut at the borders', async (t) => {
+t.test('boxMeans equals the plain windowed mean of both planes, windows cut at the borders', async (t) => {
   // Shapes where the window's growing, sliding and shrinking spans meet, overlap or vanish.
   for (const [w, h, radius] of [[13, 7, 2], [5, 5, 2], [4, 9, 2], [3, 3, 5], [1, 6, 1], [8, 1, 3], [30, 20, 4]] as const) {
-    const source = Float32Array.from({ length: w * h }, (_, i) => (i * 7919) % 101);
-    const target = new Float32Array(w * h);
-    boxMean(source, target, new Float32Array(w * h), w, h, radius);
-    let worst = 0;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        let sum = 0;
-        let count = 0;
-        for (let v = Math.max(0, y - radius); v <= Math.min(h - 1, y + radius); v++) {
-          for (let u = Math.max(0, x - radius); u <= Math.min(w - 1, x + radius); u++, count++) sum += source[v * w + u]!;
+    const sources = [Float32Array.from({ length: w * h }, (_, i) => (i * 7919) % 101), Float32Array.from({ length: w * h }, (_, i) => (i * 104729) % 53)] as const;
+    const targets = [new Float32Array(w * h), new Float32Array(w * h)] as const;
+    boxMeans(sources, targets, [new Float32Array(w * h), new Float32Array(w * h)], w, h, radius);
+    for (const plane of [0, 1] as const) {
+      const source = sources[plane];
+      let worst = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          let sum = 0;
+          let count = 0;
+          for (let v = Math.max(0, y - radius); v <= Math.min(h - 1, y + radius); v++) {
+            for (let u = Math.max(0, x - radius); u <= Math.min(w - 1, x + radius); u++, count++) sum += source[v * w + u]!;
+          }
+          worst = Math.max(worst, Math.abs(targets[plane][y * w + x]! - sum / count));
         }
-        worst = Math.max(worst, Math.abs(target[y * w + x]! - sum / count));
       }
+      t.ok(worst < 1e-3, `${w}x${h}, radius ${radius}, plane ${plane + 1}: largest difference ${worst}`);
     }
-    t.ok(worst < 1e-3, `${w}x${h}, radius ${radius}: largest difference ${worst}`);
   }
 });
 
