@@ -5,7 +5,7 @@ import { applySubjectAlpha, clearHidden, clearOutside, marginPixels, padBox, typ
 import { decodePixels, LARGE_IMAGE_PIXELS, modelPixelsFromBytes, readHeader, type DecodedImage, type ImageHeader } from './decode.js';
 import { encodeImage, outputSize, ownsPng, type OutputFormat } from './encode.js';
 import { estimateForeground } from './foreground.js';
-import { clearHiddenShared, estimateForegroundShared, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
+import { clearHiddenShared, estimateForegroundShared, MIN_SHARED_COLOUR_PIXELS, refineEdgesShared, worthSharing, type RowPool, type SharedPixels } from './row-pool.js';
 import { gridRegion, normaliseSaliency, subjectGrid, type SubjectMode } from './mask.js';
 import { hasSubject, imageFigures } from './no-subject.js';
 import { mirrorModelInput, mirrorRows, toModelInput } from './preprocess.js';
@@ -110,7 +110,10 @@ export interface PipelineContext {
   decodeAlongsideMaxPixels?: number;
   /** A worker for half the rows of the edge filter and the colour step (row-pool.ts); unset, one thread. */
   rows?: RowPool;
-  /** Subject regions of at least this many pixels are shared with `rows`; unset: MIN_SHARED_PIXELS. */
+  /**
+   * Subject regions (and images) of at least this many pixels are shared with `rows`, for every
+   * pass; unset: MIN_SHARED_PIXELS, and MIN_SHARED_COLOUR_PIXELS for the colour step and the decode.
+   */
   minSharedPixels?: number;
 }
 
@@ -153,7 +156,7 @@ export async function removeBackground(
   try {
     // An image large enough for the row worker to share in is decoded by the worker, straight into
     // the shared memory (row-pool.ts decodeShared): no copy of its own here, and no copy to make.
-    const shared = overlap && worthSharing(context.rows, header, context.minSharedPixels) ? context.rows.decodeShared(bytes, header, limits) : undefined;
+    const shared = overlap && worthSharing(context.rows, header, context.minSharedPixels ?? MIN_SHARED_COLOUR_PIXELS) ? context.rows.decodeShared(bytes, header, limits) : undefined;
     if (shared) {
       lease = shared.lease;
       decoding = shared.decoding;
@@ -204,6 +207,7 @@ export async function removeBackground(
       if (lease) image = { ...image, pixels: lease.pixels };
     }
     const pool = lease ? sharing : undefined;
+    const colourPool = pool && worthSharing(pool, region, context.minSharedPixels ?? MIN_SHARED_COLOUR_PIXELS) ? pool : undefined;
     const subjectBox = edgeFilter
       ? await timer.time('refine', () => (pool ? refineEdgesShared(pool, image, grid, region) : refineEdges(image, grid, region)))
       : resized;
@@ -214,7 +218,7 @@ export async function removeBackground(
     const kept: Box = options.crop ? box : { left: 0, top: 0, width: image.width, height: image.height };
     const size = outputSize(kept, output.maxDimension);
     // Before clearHidden: the estimate reads the background's colours around the edge.
-    if (colour) await timer.time('colour', () => (pool ? estimateForegroundShared(pool, image, region) : estimateForeground(image, region)));
+    if (colour) await timer.time('colour', () => (colourPool ? estimateForegroundShared(colourPool, image, region) : estimateForeground(image, region)));
     const layout = layoutResult(subjectBox, kept, size, image, output.placement, context.maxCanvasPixels);
     const { pngCompressionLevel } = context;
     const encoded = await timer.time('encode', async () => {

@@ -11,7 +11,7 @@ import { estimateForeground } from '../../src/pipeline/foreground.js';
 import { calibrateGrid, edgeGeometry, refineEdges } from '../../src/pipeline/refine.js';
 import { encodePng } from '../../src/pipeline/png.js';
 import { clearHidden } from '../../src/pipeline/compose.js';
-import { bothHalves, clearHiddenShared, encodePngShared, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
+import { bothHalves, clearHiddenShared, encodePngShared, estimateForegroundShared, MAX_SHARED_PIXELS, MAX_WORKER_RESTARTS, MIN_SHARED_COLOUR_PIXELS, MIN_SHARED_PIXELS, refineEdgesShared, RowPool, worthSharing } from '../../src/pipeline/row-pool.js';
 import { seededRandom } from '../../scripts/seeded-random.js';
 
 const SIZE = 320;
@@ -57,7 +57,9 @@ t.test('refineEdgesShared and estimateForegroundShared: the serial results, byte
   const shared = { ...image, pixels: lease.pixels };
   t.ok(shared.pixels.buffer instanceof SharedArrayBuffer, 'the copy is in shared memory');
   t.same(shared.pixels, image.pixels, 'and holds the same pixels');
-  t.notOk(worthSharing(pool, region), 'a region under MIN_SHARED_PIXELS stays on one thread (the functions work on any)');
+  t.ok(worthSharing(pool, region), `a region of ${MIN_SHARED_PIXELS} pixels or more is shared`);
+  t.notOk(worthSharing(pool, { width: 700, height: 700 }), 'a smaller one stays on one thread (the functions work on any)');
+  t.notOk(worthSharing(pool, region, MIN_SHARED_COLOUR_PIXELS), `under ${MIN_SHARED_COLOUR_PIXELS} pixels the colour step stays on one thread`);
   t.ok(worthSharing(pool, region, region.width * region.height), 'one of the minimum size is shared');
   t.same(await refineEdgesShared(pool, shared, grid, region), serialBox, 'the same subject box');
   t.equal(await estimateForegroundShared(pool, shared, region), serialCount, 'as many pixels rewritten');
