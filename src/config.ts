@@ -91,7 +91,7 @@ export const ConfigSchema = Type.Object({
   }),
   ROW_WORKER: Type.Boolean({
     default: true,
-    description: 'A worker thread takes half the rows of the two full-resolution passes after the inference (the edge filter and the colour step), so they run on two cores, and decodes images of 2 MP or more straight into the shared memory they use while the model runs: at 12 MP about 30 to 45 % less time for them, and a 4 MP photo took 350 against 413 ms end to end, for about 30 MB more resident memory (the worker) and one copy of the decoded image into shared memory, which stays resident for the next. A worker that dies is replaced, up to 3 times. Off on a single core, where it cannot help.',
+    description: 'A worker thread takes half the rows of the full-resolution passes after the inference, so they run on two cores: the edge filter and the PNG for subject regions of 0.5 MP or more, the colour step from 2 MP (below that its hand-overs cost more than they save); and it decodes images of 2 MP or more straight into the shared memory they use while the model runs. At 12 MP about 30 to 45 % less time for those passes, a 4 MP photo took 350 against 413 ms end to end, and at 1 MP the edge filter and the PNG took 19.5 and 7.4 ms against 21 and 10 ms; for about 30 MB more resident memory (the worker) and one copy of the decoded image into shared memory, which stays resident for the next. A worker that dies is replaced, up to 3 times. Off on a single core, where it cannot help.',
   }),
   DECODE_ALONGSIDE_MAX_PIXELS: Type.Integer({
     minimum: 0, default: 25_000_000,
