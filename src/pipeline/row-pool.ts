@@ -2,15 +2,16 @@
 // whole subject region at full resolution, on one thread: at 12 megapixels they take as long as an
 // inference while the other core waits. Here a worker thread takes the bottom half of the region's
 // rows and the main thread the top half, on the same pixels (copied once into shared memory), for
-// regions of MIN_SHARED_PIXELS or more (the colour step's from MIN_SHARED_COLOUR_PIXELS), for
 // the four row passes (refine.ts: the guide's luma sums and the filter's output; foreground.ts: the
 // colour sums and the rewrite); the small steps between them (the guided filter on its working
 // plane, the pull-push pyramid) stay on the main thread. Each pass's rows are independent, its sums
 // exact, so the result is the one the serial functions give, byte for byte (test/pipeline/row-pool.test.ts).
-// The PNG encoder (png.ts) splits the same way: the worker deflates the bottom half of the rows
-// into a part of the stream that joins the top half's as it is. And for an image of
-// MIN_SHARED_COLOUR_PIXELS or more the worker also does the full decode, straight into the shared memory,
-// while the main thread runs the model (decodeShared): the main thread then neither holds a 48 MB
+// Regions of MIN_SHARED_PIXELS or more share the edge filter's passes, and the colour step's from
+// MIN_SHARED_COLOUR_PIXELS. The PNG encoder (png.ts) splits the same way as the edge filter: the
+// worker deflates the bottom half of the rows into a part of the stream that joins the top half's
+// as it is. And for an image of MIN_SHARED_COLOUR_PIXELS or more the worker also does the full
+// decode, straight into the shared memory, while the main thread runs the model (decodeShared):
+// the main thread then neither holds a 48 MB
 // decoded copy of its own at 12 MP (which also cost it a garbage collection or two a request) nor
 // copies it (16 ms). Measured at 12 MP, two services side by side: 637 against 574 ms at
 // concurrency 1, 1.48 against 1.74 requests a second at concurrency 4, the same peak memory.
@@ -46,7 +47,7 @@ import {
 
 /**
  * Regions of at least this many pixels share the edge filter's passes and the PNG with the worker
- * (their pixels copied into shared memory, about a millisecond at 1 MP). Measured in two services
+ * (their pixels copied into shared memory first). Measured in two services
  * side by side, requests alternated: at 1 MP refine 21 to 19.5 ms and encode 10 to 7.3 ms, at
  * 0.6 MP 13.2 to 12 ms and 6.6 to 4.7 ms; at 0.3 MP no gain (6.6 to 6.8 ms and 3.7 to 3.2 ms).
  */
@@ -55,8 +56,8 @@ export const MIN_SHARED_PIXELS = 500_000;
 /**
  * The colour step shares regions of at least this many pixels, and the worker decodes images of
  * this many pixels or more itself (decodeShared). Their hand-overs cost more: the colour step's
- * sums and plan cross between the threads (about 2 MB each way at 1 MP, where it took 13.5 to
- * 16 ms shared), and the worker's decode runs beside the inference. Measured in one process,
+ * sums and plan cross between the threads (about 2 MB each way at 1 MP, where it took 17 ms
+ * shared against 15 ms on one thread), and the worker's decode runs beside the inference. Measured in one process,
  * requests alternated, all three passes shared: 2 MP 69 to 53 ms, 3 MP 99 to 73 ms, 4 MP 115 to
  * 100 and 120 to 92 ms (at 12 MP the two filters took 0.54x and 0.60x their serial time).
  */
